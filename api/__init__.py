@@ -1,0 +1,1 @@
+"""Prediction API (FastAPI): thin routers over the ``attrition`` package."""

@@ -1,0 +1,134 @@
+"""API-key authentication, roles and the per-key rate limit.
+
+Keys are verified against the ``api_keys`` table (``attrition.keys``) and the
+answer is cached for ``serving.api_key_cache_seconds`` (default 5 s): a revoked
+key stops working within that time in every running process, and a request
+does not pay a database round trip. When the database cannot be reached, a key
+verified before keeps working (stale cache entry) so predictions continue; an
+unknown key then gets 503.
+
+Rate limit: a token bucket per key, ``serving.rate_limit_per_minute`` tokens
+refilled evenly over a minute, burst up to the same number. It lives in the
+process's memory: with N workers a key can make up to N times the limit.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from api.errors import ApiError
+from attrition.keys import hash_key, prefix_of, role_allows, verify_key
+
+API_KEY_HEADER = "X-API-Key"
+_MAX_CACHED = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: the key's name and role (never the key)."""
+
+    name: str
+    role: str
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": API_KEY_HEADER})
+
+
+class KeyVerifier:
+    """Key -> Caller, cached; see the module docstring for the cache and outage rules."""
+
+    def __init__(self, engine: sa.Engine, ttl_seconds: float) -> None:
+        self.engine = engine
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[Caller | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: str) -> tuple[bool, Caller | None]:
+        """(fresh hit, caller) from the cache without touching the database."""
+        entry = self._cache.get(hash_key(key))
+        if entry is not None and time.monotonic() - entry[1] < self.ttl:
+            return True, entry[0]
+        return False, None
+
+    def lookup(self, key: str) -> Caller | None:
+        """Verify against the database (blocking); falls back to a stale entry when it is down."""
+        digest = hash_key(key)
+        try:
+            info = verify_key(self.engine, key)
+        except sa.exc.SQLAlchemyError:
+            stale = self._cache.get(digest)
+            if stale is not None and stale[0] is not None:
+                return stale[0]
+            raise ApiError(
+                503, "cannot verify the API key: the app database is unreachable; retry shortly"
+            ) from None
+        caller = Caller(info.name, info.role) if info else None
+        with self._lock:
+            if len(self._cache) >= _MAX_CACHED:
+                self._cache.clear()
+            self._cache[digest] = (caller, time.monotonic())
+        return caller
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def check_key(key: str | None) -> str:
+    """The header's key, or 401 saying what is wrong with it."""
+    if not key:
+        raise _unauthorized(
+            f"missing API key: send it in the {API_KEY_HEADER} header (create one: attrition keys create)"
+        )
+    if prefix_of(key) is None:
+        raise _unauthorized("invalid API key")
+    return key
+
+
+def authorize(caller: Caller | None, required: str) -> Caller:
+    if caller is None:
+        raise _unauthorized("invalid or revoked API key")
+    if not role_allows(caller.role, required):
+        raise ApiError(
+            403, f"key {caller.name!r} has role {caller.role!r}; this endpoint needs role {required!r}"
+        )
+    return caller
+
+
+class RateLimiter:
+    """Token bucket per key name (in-process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.capacity = float(max(1, per_minute))
+        self.rate = self.capacity / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, name: str) -> float:
+        """0 when the request may go ahead, else seconds until a token is available."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(name, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[name] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[name] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+    def check(self, caller: Caller) -> None:
+        wait = self.take(caller.name)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(
+                429,
+                f"rate limit of {int(self.capacity)} requests per minute exceeded for key {caller.name!r}; "
+                f"retry in {seconds} s",
+                headers={"Retry-After": str(seconds)},
+            )

@@ -1,0 +1,83 @@
+"""Request body checks before routing (pure ASGI), answered as the API's JSON errors.
+
+* Content type: a request with a body must send ``application/json`` (or a
+  ``+json`` type), else 415. A body-less POST is let through so the handler can
+  say "request body is empty" (422).
+* Size: a declared ``Content-Length`` over the limit is refused (413) before
+  anything is read; a body streamed without one is counted as it arrives and
+  refused as soon as it passes the limit (the handler's body read raises a 413
+  ``HTTPException``, which the JSON error handler answers).
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+TOO_LARGE = "request body too large: the limit is {limit:,} bytes; split the records into smaller requests"
+
+
+class RequestLimitsMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.limit = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", ()))
+        declared = _int(headers.get(b"content-length"))
+        if declared is not None and declared > self.limit:
+            await _refuse(413, TOO_LARGE.format(limit=self.limit), scope, receive, send)
+            return
+        if scope.get("method") in _BODY_METHODS:
+            problem = _content_type_problem(headers, declared)
+            if problem:
+                await _refuse(415, problem, scope, receive, send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, TOO_LARGE.format(limit=self.limit))
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _content_type_problem(headers: dict[bytes, bytes], declared: int | None) -> str | None:
+    raw = headers.get(b"content-type")
+    if raw is None:
+        if declared == 0 or (declared is None and b"transfer-encoding" not in headers):
+            return None  # no body at all: the handler answers 422 "request body is empty"
+        return "missing Content-Type: send the body as application/json"
+    media = raw.decode("latin-1").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return None
+    return f"unsupported Content-Type {media!r}: send the body as application/json"
+
+
+async def _refuse(status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
+    body = {"error": message, "detail": [], "request_id": scope.get("request_id")}
+    headers = (
+        {"Connection": "close"} if status == 413 else None
+    )  # do not read a huge body to keep the connection
+    await JSONResponse(body, status_code=status, headers=headers)(scope, receive, send)
+
+
+def _int(value: bytes | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None

@@ -1,0 +1,126 @@
+"""``POST /v1/predict`` (one record, fast path) and ``POST /v1/predict/batch`` (full pipeline)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Body, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Context, Model, PredictorRole, context
+from api.errors import ApiError, request_id
+from api.routers._common import AUTH_ERRORS, BODY_ERRORS, errors, log_entry
+from api.schemas import (
+    EXAMPLE_REQUEST,
+    BatchPredictionRequest,
+    BatchPredictionResponse,
+    Factor,
+    FieldIssue,
+    PredictionRequest,
+    PredictionResponse,
+    record_warnings,
+)
+from attrition.schema import ID_COLUMN
+
+router = APIRouter(prefix="/v1", tags=["predictions"])
+
+_EXAMPLES = {
+    "first_ibm_employee": {"summary": "A valid record (the contract's example)", "value": EXAMPLE_REQUEST},
+    "no_overtime": {
+        "summary": "Same employee without overtime",
+        "value": {**EXAMPLE_REQUEST, "OverTime": "No", ID_COLUMN: 2},
+    },
+}
+TOP_K = 5
+
+
+@router.post(
+    "/predict",
+    response_model=PredictionResponse,
+    summary="Attrition risk of one employee",
+    responses=errors(*AUTH_ERRORS, *BODY_ERRORS, 503),
+)
+async def predict(
+    caller: PredictorRole,
+    model: Model,
+    request: Request,
+    record: Annotated[PredictionRequest, Body(openapi_examples=_EXAMPLES)],  # type: ignore[valid-type]
+    explain: Annotated[bool, Query(description="Add the top factors with signed contributions")] = False,
+) -> PredictionResponse:
+    """Probability of leaving, label at the model's threshold, risk band, model version, prediction id.
+
+    Strict contract: unknown fields, wrong types and values outside the hard ranges
+    are 422 naming the field; unusual-but-valid values come back as ``warnings``.
+    """
+    values = record.model_dump()
+    probability, label, band = model.fast.predict([values])[0]
+    factors = None
+    if explain:
+        frame = pd.DataFrame([values])
+        factors = (await run_in_threadpool(model.predictor.explain, frame, TOP_K))[0]
+    ctx = context(request)
+    rid = request_id(request)
+    entry = log_entry(model, values, probability, label, band, source="api", request_id=rid, factors=factors)
+    ctx.log.submit(entry)
+    ctx.metrics.predictions.labels(band, "predict").inc()
+    return _response(entry, record_warnings(values), factors)
+
+
+def _response(
+    entry: dict[str, Any], warnings: list[FieldIssue], factors: list[dict[str, Any]] | None
+) -> PredictionResponse:
+    return PredictionResponse(
+        prediction_id=entry["prediction_id"],
+        employee_number=entry["employee_number"],
+        probability=entry["probability"],
+        label=entry["label"],
+        threshold=entry["threshold"],
+        risk_band=entry["risk_band"],
+        model_name=entry["model_name"],
+        model_version=entry["model_version"],
+        warnings=warnings,
+        factors=[Factor(**f) for f in factors] if factors is not None else None,
+    )
+
+
+@router.post(
+    "/predict/batch",
+    response_model=BatchPredictionResponse,
+    summary="Attrition risk of several employees",
+    responses=errors(*AUTH_ERRORS, *BODY_ERRORS, 503),
+)
+def predict_batch(
+    caller: PredictorRole,
+    model: Model,
+    ctx: Context,
+    request: Request,
+    batch: BatchPredictionRequest,
+) -> BatchPredictionResponse:
+    """Up to ``serving.max_batch_records`` records through the full pipeline.
+
+    One bad record fails the whole request; the error lists every bad record's
+    index with the field and the reason.
+    """
+    limit = ctx.settings.serving.max_batch_records
+    if len(batch.records) > limit:
+        issue = FieldIssue(field="records", expected=f"at most {limit} records", received=len(batch.records))
+        raise ApiError(422, f"too many records: {len(batch.records)} > {limit}; split the batch", [issue])
+    values = [r.model_dump() for r in batch.records]
+    result = model.predictor.predict_frame(pd.DataFrame.from_records(values))
+    rid = request_id(request)
+    entries = [
+        log_entry(model, v, float(p), bool(lbl), str(band), source="api", request_id=rid)
+        for v, p, lbl, band in zip(
+            values, result["probability"], result["label"], result["risk_band"], strict=True
+        )
+    ]
+    ctx.log.submit_many(entries)
+    for band, count in pd.Series([e["risk_band"] for e in entries]).value_counts().items():
+        ctx.metrics.predictions.labels(str(band), "batch").inc(int(count))
+    return BatchPredictionResponse(
+        model_name=model.name,
+        model_version=model.version,
+        count=len(entries),
+        predictions=[_response(e, record_warnings(v), None) for e, v in zip(entries, values, strict=True)],
+    )

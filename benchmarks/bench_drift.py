@@ -1,0 +1,276 @@
+"""Drift monitoring benchmark: our analysis next to Evidently's DataDriftPreset (defaults).
+
+Two questions, answered on synthetic workforces from ``attrition.data.generator``:
+
+1. Speed: wall time of ``run_drift_analysis`` at 1k, 100k and 1M rows per window
+   (data drift only, as Evidently's preset does; and the full run with champion
+   probabilities and outcomes), of our HTML report, and of
+   ``Report([DataDriftPreset()]).run(...)`` with all defaults on the same data. At 1M rows
+   Evidently runs in a child process that is stopped after ``--evidently-budget``
+   seconds; the JSON and the table say so.
+2. Quality at 1,000 rows per window: false alarms on no-drift splits (a 2,000-row
+   workforce split at random into two halves) and detection of each generator
+   scenario, for both tools side by side. Ours alarms at severity >= moderate;
+   Evidently's preset flags a column at p < 0.05 (KS / chi-square / Z at this size;
+   Wasserstein / Jensen-Shannon distance > 0.1 above 1,000 rows), and "dataset
+   drift" when half the columns are flagged.
+
+Usage:  .venv/bin/python benchmarks/bench_drift.py [--sizes 1000 100000 1000000]
+            [--null-runs 50] [--scenario-runs 20] [--evidently-budget 120]
+Writes benchmarks/results/drift.json and prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import multiprocessing
+import os
+import platform
+import queue as queue_module
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import evidently
+import numpy as np
+import pandas as pd
+
+from attrition.config import Settings
+from attrition.data.generator import DRIFT_SCENARIOS, attrition_probability, generate_workforce
+from attrition.monitoring import run_drift_analysis
+from attrition.monitoring.evidently_report import evidently_default_drift, write_html_report
+from attrition.monitoring.severity import at_least
+from attrition.schema import FEATURE_COLUMNS, TARGET
+
+RESULTS = Path(__file__).resolve().parent / "results" / "drift.json"
+#: The columns each scenario moves on purpose.
+AFFECTED = {
+    "pay_freeze": ["PercentSalaryHike"],
+    "overtime_surge": ["OverTime"],
+    "remote_hiring": ["DistanceFromHome"],
+    "reorg": ["Department", "JobRole"],
+}
+FEATURES = list(FEATURE_COLUMNS)
+
+
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn(*args, **kwargs)
+    return time.perf_counter() - start, value
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _evidently_child(reference: pd.DataFrame, current: pd.DataFrame, queue: Any) -> None:
+    seconds, drift = _timed(evidently_default_drift, reference, current, FEATURES)
+    queue.put((seconds, drift.drifted_columns))
+
+
+def _evidently_with_limit(
+    reference: pd.DataFrame, current: pd.DataFrame, limit: float | None
+) -> tuple[float | None, list[str] | None]:
+    """Evidently's default preset in a forked child, stopped after ``limit`` seconds."""
+    context = multiprocessing.get_context("fork")  # the child inherits the frames, nothing is pickled
+    queue = context.Queue()
+    child = context.Process(target=_evidently_child, args=(reference, current, queue))
+    child.start()
+    try:
+        seconds, drifted = queue.get(timeout=limit)
+    except queue_module.Empty:
+        child.terminate()
+        seconds, drifted = None, None
+    child.join()
+    return seconds, drifted
+
+
+def time_sizes(sizes: list[int], budget: float, settings: Settings) -> list[dict[str, Any]]:
+    """Wall times per window size, ours and Evidently's, on the same frames."""
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        reference = generate_workforce(n, 1)
+        current = generate_workforce(n, 2, drift="overtime_surge")
+        ref_p, cur_p = attrition_probability(n, 1), attrition_probability(n, 2, "overtime_surge")
+        entry: dict[str, Any] = {"rows_per_window": n}
+        entry["ours_data_drift_s"], result = _timed(run_drift_analysis, reference, current, settings)
+        entry["ours_full_s"], _ = _timed(
+            run_drift_analysis,
+            reference,
+            current,
+            settings,
+            reference_probabilities=ref_p,
+            current_probabilities=cur_p,
+            current_labels=current[TARGET],
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            entry["ours_html_report_s"], _ = _timed(
+                write_html_report, reference, current, result, Path(tmp) / "d.html", settings.monitoring
+            )
+        entry["ours_severity"], entry["ours_drifted"] = result.severity, result.drifted_features
+        limit = budget if n >= 1_000_000 else None
+        entry["evidently_default_s"], entry["evidently_drifted"] = _evidently_with_limit(
+            reference, current, limit
+        )
+        if entry["evidently_default_s"] is None:
+            entry["evidently_note"] = f"stopped: did not finish within the {budget:.0f} s budget"
+        rows.append(entry)
+        _log(f"timing {n:>9,} rows: {entry}")
+    return rows
+
+
+def _null_split(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One workforce of 2,000 split at random into two halves: no drift by construction."""
+    frame = generate_workforce(2000, seed)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    return frame.iloc[order[:1000]].reset_index(drop=True), frame.iloc[order[1000:]].reset_index(drop=True)
+
+
+def quality(null_runs: int, scenario_runs: int, settings: Settings) -> dict[str, Any]:
+    """False-alarm and detection rates of both tools at 1,000 rows per window."""
+    ours_alarm, ours_flags, ev_flags, ev_dataset = [], [], [], []
+    for i in range(null_runs):
+        reference, current = _null_split(50_000 + i)
+        result = run_drift_analysis(reference, current, settings)
+        drift = evidently_default_drift(reference, current, FEATURES)
+        ours_alarm.append(at_least(result.severity, "moderate"))
+        ours_flags.append(len(result.drifted_features))
+        ev_flags.append(len(drift.drifted_columns))
+        ev_dataset.append(drift.dataset_drift)
+        _log(f"no-drift {i + 1}/{null_runs}: ours {result.severity}, evidently {drift.drifted_columns}")
+    report: dict[str, Any] = {
+        "rows_per_window": 1000,
+        "null_runs": null_runs,
+        "scenario_runs": scenario_runs,
+        "no_drift": {
+            "ours": {
+                "alarm_rate": float(np.mean(ours_alarm)),
+                "any_column_flagged_rate": float(np.mean(np.array(ours_flags) > 0)),
+                "mean_flagged_columns": float(np.mean(ours_flags)),
+            },
+            "evidently": {
+                "any_column_flagged_rate": float(np.mean(np.array(ev_flags) > 0)),
+                "dataset_drift_rate": float(np.mean(ev_dataset)),
+                "mean_flagged_columns": float(np.mean(ev_flags)),
+            },
+        },
+        "scenarios": {},
+    }
+    for scenario in DRIFT_SCENARIOS:
+        report["scenarios"][scenario] = _scenario(scenario, scenario_runs, settings)
+    return report
+
+
+def _scenario(scenario: str, runs: int, settings: Settings) -> dict[str, Any]:
+    affected = AFFECTED[scenario]
+    tallies: dict[str, dict[str, list[float]]] = {
+        "ours": {"all": [], "alarm": [], "other": []},
+        "evidently": {"all": [], "alarm": [], "other": []},
+    }
+    for i in range(runs):
+        reference = generate_workforce(1000, 60_000 + 2 * i)
+        current = generate_workforce(1000, 60_001 + 2 * i, drift=scenario)
+        result = run_drift_analysis(reference, current, settings)
+        drift = evidently_default_drift(reference, current, FEATURES)
+        for tool, flagged, alarm in (
+            ("ours", result.drifted_features, at_least(result.severity, "moderate")),
+            ("evidently", drift.drifted_columns, drift.dataset_drift),
+        ):
+            tallies[tool]["all"].append(all(c in flagged for c in affected))
+            tallies[tool]["alarm"].append(alarm)
+            tallies[tool]["other"].append(len(set(flagged) - set(affected)))
+        _log(f"{scenario} {i + 1}/{runs}: ours {result.drifted_features}, evidently {drift.drifted_columns}")
+    return {
+        "affected": affected,
+        "description": DRIFT_SCENARIOS[scenario],
+        "ours": {
+            "detected_rate": float(np.mean(tallies["ours"]["all"])),
+            "alarm_rate": float(np.mean(tallies["ours"]["alarm"])),
+            "mean_other_flagged": float(np.mean(tallies["ours"]["other"])),
+        },
+        "evidently": {
+            "detected_rate": float(np.mean(tallies["evidently"]["all"])),
+            "dataset_drift_rate": float(np.mean(tallies["evidently"]["alarm"])),
+            "mean_other_flagged": float(np.mean(tallies["evidently"]["other"])),
+        },
+    }
+
+
+def _seconds(value: float | None) -> str:
+    return "skipped" if value is None else f"{value:8.2f}"
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    print("\nDrift analysis wall time (seconds, same frames)")
+    print(f"{'rows/window':>12} | {'ours data':>9} | {'ours full':>9} | {'ours HTML':>9} | {'Evidently':>9}")
+    for row in results["timing"]:
+        print(
+            f"{row['rows_per_window']:>12,} | {_seconds(row['ours_data_drift_s']):>9} | "
+            f"{_seconds(row['ours_full_s']):>9} | {_seconds(row['ours_html_report_s']):>9} | "
+            f"{_seconds(row['evidently_default_s']):>9}"
+        )
+        if row.get("evidently_note"):
+            print(f"{'':>12}   Evidently {row['evidently_note']}")
+    q = results["quality"]
+    ours, ev = q["no_drift"]["ours"], q["no_drift"]["evidently"]
+    print(f"\nNo drift, {q['null_runs']} random splits of 2,000 rows into 1,000 + 1,000")
+    print(
+        f"  ours:      alarm (severity >= moderate) {ours['alarm_rate']:.0%}, "
+        f"any column flagged {ours['any_column_flagged_rate']:.0%}, "
+        f"mean flagged columns {ours['mean_flagged_columns']:.2f}"
+    )
+    print(
+        f"  Evidently: any column flagged {ev['any_column_flagged_rate']:.0%}, "
+        f"dataset drift {ev['dataset_drift_rate']:.0%}, mean flagged columns {ev['mean_flagged_columns']:.2f}"
+    )
+    print(f"\nScenarios, {q['scenario_runs']} runs each at 1,000 rows per window")
+    print(
+        f"{'scenario':>15} | {'affected':<20} | {'ours found':>10} | {'ours alarm':>10} | {'ours other':>10} | "
+        f"{'Ev found':>8} | {'Ev dataset':>10} | {'Ev other':>8}"
+    )
+    for name, s in q["scenarios"].items():
+        print(
+            f"{name:>15} | {', '.join(s['affected']):<20} | {s['ours']['detected_rate']:>10.0%} | "
+            f"{s['ours']['alarm_rate']:>10.0%} | {s['ours']['mean_other_flagged']:>10.2f} | "
+            f"{s['evidently']['detected_rate']:>8.0%} | {s['evidently']['dataset_drift_rate']:>10.0%} | "
+            f"{s['evidently']['mean_other_flagged']:>8.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000, 1_000_000])
+    parser.add_argument("--null-runs", type=int, default=50)
+    parser.add_argument("--scenario-runs", type=int, default=20)
+    parser.add_argument("--evidently-budget", type=float, default=120.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    settings = Settings()
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": os.getloadavg(),
+            "python": platform.python_version(),
+            "evidently": evidently.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
+        },
+        "settings": settings.monitoring.model_dump(),
+    }
+    results["timing"] = time_sizes(args.sizes, args.evidently_budget, settings)
+    results["quality"] = quality(args.null_runs, args.scenario_runs, settings)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    print_tables(results)
+    print(f"\nwrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

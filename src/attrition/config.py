@@ -1,0 +1,239 @@
+"""Settings: environment ``ATTRITION_*`` over YAML files in ``configs/`` over defaults.
+
+Each YAML file in the config directory fills the section of its name
+(``training.yaml`` -> ``settings.training``); ``attrition.yaml``, if present,
+holds top-level keys. Nested values can be set from the environment with a
+double underscore: ``ATTRITION_TRAINING__TRIALS=5``.
+
+Nothing here touches the disk or MLflow at import; ``get_settings()`` reads once
+and caches, ``reset_settings()`` forgets (tests, CLI options).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from attrition.schema import Col
+
+MODEL_NAME = "attrition-classifier"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+TRAINING_EXPERIMENT = "attrition-training"
+MONITORING_EXPERIMENT = "attrition-monitoring"
+
+Severity = Literal["none", "moderate", "severe", "critical"]
+SEVERITIES: tuple[str, ...] = ("none", "moderate", "severe", "critical")
+RISK_BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "critical")
+PREDICTION_SOURCES: tuple[str, ...] = ("api", "batch")
+ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
+MODEL_FAMILIES: tuple[ModelFamily, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+
+
+class RiskBands(BaseModel):
+    """Lower probability bounds of the risk bands above ``low``."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    medium: float = 0.25
+    high: float = 0.50
+    critical: float = 0.75
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RiskBands:
+        if not 0.0 < self.medium < self.high < self.critical < 1.0:
+            raise ValueError(
+                f"risk band cut-offs must satisfy 0 < medium < high < critical < 1, "
+                f"got medium={self.medium}, high={self.high}, critical={self.critical}"
+            )
+        return self
+
+
+class TrainingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    trials: int = 30
+    timeout_seconds: float | None = None
+    seed: int = 42
+    cv_folds: int = 5
+    holdout_fraction: float = 0.2
+    min_rows: int = 200
+    protected_attributes: list[str] = Field(
+        default_factory=lambda: [Col.GENDER.value, Col.AGE.value, Col.MARITAL_STATUS.value]
+    )
+    exclude_protected_from_features: bool = True
+    threshold_rule: Literal["f2", "cost"] = "f2"
+    cost_missed_leaver: float = 5.0
+    cost_intervention: float = 1.0
+    # Model families the search may pick.
+    families: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES))
+    # auto: sigmoid below isotonic_min_rows training rows (isotonic overfits small data), isotonic above.
+    calibration: Literal["auto", "sigmoid", "isotonic"] = "auto"
+    isotonic_min_rows: int = 5000
+    bootstrap_resamples: int = 500
+    # Holdout rows explained for global SHAP importance (a seeded sample when the holdout is larger).
+    shap_max_rows: int = 2000
+    # BLAS/OpenMP threads per training process; scale out with several processes on one study instead.
+    threads: int = 1
+    risk_bands: RiskBands = Field(default_factory=RiskBands)
+    # Fairness gate: a model over either limit is never promoted.
+    max_equal_opportunity_difference: float = 0.10
+    max_demographic_parity_difference: float = 0.10
+    min_group_size: int = 30
+    # Attributes the gate applies to (None: every protected attribute); the others are audited and reported.
+    fairness_gated_attributes: list[str] | None = None
+    # Promotion gate.
+    min_roc_auc: float = 0.70
+    max_roc_auc_drop: float = 0.02
+
+
+class ServingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_batch_records: int = 1000
+    max_body_bytes: int = 2_000_000
+    reload_interval_seconds: float = 30.0
+    rate_limit_per_minute: int = 600
+    # How long a verified API key is trusted before the database is asked again (revocation delay).
+    api_key_cache_seconds: float = 5.0
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8501"])
+    log_queue_max: int = 100_000
+    log_flush_interval_seconds: float = 0.5
+    log_batch_size: int = 500
+
+
+class SeverityThresholds(BaseModel):
+    """Limits of the drift severity rule (documented in ``attrition.monitoring.severity``)."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    drift_share_severe: float = 0.25
+    drift_share_critical: float = 0.50
+    domain_auc_moderate: float = 0.60
+    domain_auc_severe: float = 0.80
+    prediction_psi_severe: float = 0.25
+    performance_drop_moderate: float = 0.02
+    performance_drop_severe: float = 0.05
+    performance_drop_critical: float = 0.10
+    max_missing_rate_increase: float = 0.05
+    max_out_of_contract_rate: float = 0.01
+
+
+class MonitoringSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    min_rows: int = 200
+    false_discovery_rate: float = 0.05
+    min_psi: float = 0.10
+    # A column drifts when BH-significant and PSI >= min_psi, or its second effect size passes
+    # (normalised Wasserstein for continuous columns, Jensen-Shannon distance for levels).
+    min_wasserstein: float = 0.10
+    min_jensen_shannon: float = 0.10
+    max_ordinal_levels: int = 10
+    psi_bins: int = 10
+    psi_epsilon: float = 1e-4
+    min_expected_count: float = 5.0
+    # Multivariate check: classifier telling reference rows from current rows.
+    domain_classifier: bool = True
+    domain_classifier_max_rows: int = 5000
+    domain_classifier_folds: int = 3
+    # Performance estimate and fairness over time.
+    performance_samples: int = 1000
+    confidence_level: float = 0.95
+    age_band_edges: list[int] = Field(default_factory=lambda: [30, 40, 50])
+    min_selection_rate_shift: float = 0.10
+    seed: int = 0
+    severity: SeverityThresholds = Field(default_factory=SeverityThresholds)
+    fail_on: Severity = "severe"
+    alert_on: Severity = "moderate"
+    webhook_url: str | None = None
+    interval_seconds: float = 86_400.0
+    window_days: int = 30
+
+
+class Settings(BaseSettings):
+    """All configuration of the platform."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTRITION_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("var")
+    config_dir: Path = Path("configs")
+    database_url: str | None = None
+    mlflow_tracking_uri: str | None = None
+    mlflow_artifact_root: str | None = None
+    model_name: str = MODEL_NAME
+    reports_dir: Path = Path("reports")
+    reference_dir: Path = Path("reference_data")
+    log_level: str = "INFO"
+
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+
+    @property
+    def db_url(self) -> str:
+        """The app database: ``ATTRITION_DATABASE_URL`` or a SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'attrition.db').resolve()}"
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking: the configured URI or a local SQLite store in the data dir."""
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where a local tracking store keeps artifacts."""
+        return self.mlflow_artifact_root or (self.data_dir / "mlartifacts").resolve().as_uri()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlDirSource(settings_cls))
+
+
+class _YamlDirSource(PydanticBaseSettingsSource):
+    """Reads ``<config_dir>/*.yaml``; the file name is the section it fills."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        config_dir = Path(os.environ.get("ATTRITION_CONFIG_DIR", "configs"))
+        values: dict[str, Any] = {}
+        if not config_dir.is_dir():
+            return values
+        for path in sorted(config_dir.glob("*.yaml")):
+            content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(content, dict):
+                raise ValueError(f"{path}: expected a mapping of settings, got {type(content).__name__}")
+            if path.stem == "attrition":
+                values.update(content)
+            else:
+                values[path.stem] = content
+        return values
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings so the next ``get_settings()`` reads again."""
+    get_settings.cache_clear()

@@ -1,0 +1,134 @@
+"""SQLAlchemy 2.0 tables of the app database.
+
+Portable by construction: every String has a length, JSON goes through
+``sa.JSON`` and no dialect-specific SQL is used, so the same models run on
+SQLite, PostgreSQL, MariaDB/MySQL and SQL Server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from attrition.schema import COLUMNS, SNAPSHOT_DATE, ColumnSpec
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-naive UTC now: stored the same way on every backend."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _contract_column(spec: ColumnSpec) -> sa.Column[Any]:
+    if spec.kind in ("categorical", "target"):
+        return sa.Column(spec.name.value, sa.String(spec.max_length), nullable=spec.kind == "target")
+    if spec.kind == "constant" and isinstance(spec.constant, str):
+        return sa.Column(spec.name.value, sa.String(spec.max_length), nullable=True)
+    if spec.kind == "id":
+        return sa.Column(spec.name.value, sa.BigInteger, nullable=False)
+    return sa.Column(spec.name.value, sa.Integer, nullable=spec.kind == "constant")
+
+
+#: One row per employee per HRIS snapshot; the columns are the contract's.
+employees = sa.Table(
+    "employees",
+    Base.metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column(SNAPSHOT_DATE, sa.Date, nullable=False),
+    *[_contract_column(spec) for spec in COLUMNS],
+    sa.Column("source", sa.String(255), nullable=True),
+    sa.Column("ingested_at", sa.DateTime, nullable=False, default=utcnow),
+    sa.UniqueConstraint("EmployeeNumber", SNAPSHOT_DATE, name="uq_employees_number_snapshot"),
+    sa.Index("ix_employees_snapshot", SNAPSHOT_DATE),
+)
+
+
+class Prediction(Base):
+    """One scored record, from the API or a batch run."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    prediction_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+    employee_number: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    snapshot_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    model_name: Mapped[str] = mapped_column(sa.String(128))
+    model_version: Mapped[str] = mapped_column(sa.String(32))
+    probability: Mapped[float] = mapped_column(sa.Double)
+    threshold: Mapped[float] = mapped_column(sa.Double)
+    label: Mapped[bool] = mapped_column(sa.Boolean)
+    risk_band: Mapped[str] = mapped_column(sa.String(16), index=True)
+    inputs: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    top_factors: Mapped[list[Any] | None] = mapped_column(sa.JSON)
+    source: Mapped[str] = mapped_column(sa.String(16), index=True)
+    request_id: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class Outcome(Base):
+    """What actually happened to an employee: left or stayed, and when."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    employee_number: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    prediction_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)
+    left: Mapped[bool] = mapped_column(sa.Boolean)
+    outcome_date: Mapped[dt.date] = mapped_column(sa.Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(sa.String(32), default="feedback")
+
+
+class AuditEvent(Base):
+    """Who did what and why: alias moves, key changes, reloads."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+class ApiKey(Base):
+    """An API key, stored as a hash; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+
+
+class DriftRun(Base):
+    """One drift check: windows, sizes, verdict and per-feature results."""
+
+    __tablename__ = "drift_runs"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    started_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    status: Mapped[str] = mapped_column(sa.String(32))
+    severity: Mapped[str | None] = mapped_column(sa.String(16))
+    reference_description: Mapped[str] = mapped_column(sa.String(512))
+    current_description: Mapped[str] = mapped_column(sa.String(512))
+    reference_rows: Mapped[int] = mapped_column(sa.Integer)
+    current_rows: Mapped[int] = mapped_column(sa.Integer)
+    model_version: Mapped[str | None] = mapped_column(sa.String(32))
+    results: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    report_path: Mapped[str | None] = mapped_column(sa.String(1024))
+    retrain: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    error: Mapped[str | None] = mapped_column(sa.String(2000))

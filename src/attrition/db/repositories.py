@@ -1,0 +1,299 @@
+"""Reading and writing the app database: one function per question the services ask.
+
+All functions take an ``Engine`` so the same code serves SQLite, PostgreSQL,
+MariaDB/MySQL and SQL Server; bulk writes go through SQLAlchemy Core in chunks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pandas as pd
+import sqlalchemy as sa
+
+from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
+from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, SNAPSHOT_DATE
+
+_PREDICTIONS = cast(sa.Table, Prediction.__table__)
+_OUTCOMES = cast(sa.Table, Outcome.__table__)
+_AUDIT = cast(sa.Table, AuditEvent.__table__)
+_CHUNK = 1000
+_INSERT_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class InsertStats:
+    inserted: int
+    skipped: int
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _native(value: Any) -> Any:
+    """numpy scalars and NaN to plain Python values the DB drivers accept."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+# --- employees -------------------------------------------------------------------------------
+
+
+def insert_employees(engine: sa.Engine, frame: pd.DataFrame, source: str) -> InsertStats:
+    """Store validated records; rows whose (EmployeeNumber, snapshot_date) exist are skipped.
+
+    Idempotent, so re-ingesting a file changes nothing.
+    """
+    if frame.empty:
+        return InsertStats(0, 0)
+    columns = [c for c in ALL_COLUMNS if c in frame.columns]
+    frame = frame.assign(**{SNAPSHOT_DATE: pd.to_datetime(frame[SNAPSHOT_DATE]).dt.date})
+    inserted = skipped = 0
+    extra = {"source": source[:255], "ingested_at": utcnow()}
+    with engine.begin() as conn:
+        for snapshot, group in frame.groupby(SNAPSHOT_DATE, sort=True):
+            numbers = [int(n) for n in group[ID_COLUMN]]
+            existing = _existing_numbers(conn, snapshot, numbers)
+            new = group[~group[ID_COLUMN].astype("int64").isin(existing)]
+            skipped += len(group) - len(new)
+            rows = _row_dicts(new, columns, {SNAPSHOT_DATE: snapshot, **extra})
+            # SQLAlchemy splits executemany batches to each driver's parameter limit itself.
+            for chunk in _chunks(rows, _INSERT_BATCH):
+                conn.execute(employees.insert(), list(chunk))
+            inserted += len(rows)
+    return InsertStats(inserted, skipped)
+
+
+def _row_dicts(frame: pd.DataFrame, columns: list[str], constant: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values (None for missing), built column-wise for speed."""
+    values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in columns]
+    return [dict(zip(columns, row, strict=True)) | constant for row in zip(*values, strict=True)]
+
+
+def _existing_numbers(conn: sa.Connection, snapshot: dt.date, numbers: list[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(numbers, _CHUNK):
+        query = sa.select(employees.c[ID_COLUMN]).where(
+            employees.c[SNAPSHOT_DATE] == snapshot, employees.c[ID_COLUMN].in_(chunk)
+        )
+        found.update(int(n) for n in conn.execute(query).scalars())
+    return found
+
+
+def snapshot_dates(engine: sa.Engine) -> list[dt.date]:
+    """Every snapshot date stored, oldest first."""
+    query = sa.select(employees.c[SNAPSHOT_DATE]).distinct().order_by(employees.c[SNAPSHOT_DATE])
+    with engine.connect() as conn:
+        return [_as_date(d) for d in conn.execute(query).scalars()]
+
+
+def load_employees(engine: sa.Engine, snapshot_date: dt.date | None = None) -> pd.DataFrame:
+    """Contract columns + snapshot_date of one snapshot (default: the latest)."""
+    if snapshot_date is None:
+        with engine.connect() as conn:
+            snapshot_date = conn.execute(sa.select(sa.func.max(employees.c[SNAPSHOT_DATE]))).scalar()
+    columns = [employees.c[c] for c in (*ALL_COLUMNS, SNAPSHOT_DATE)]
+    query = (
+        sa.select(*columns)
+        .where(employees.c[SNAPSHOT_DATE] == snapshot_date)
+        .order_by(employees.c[ID_COLUMN])
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=[*ALL_COLUMNS, SNAPSHOT_DATE])
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in (*INTEGER_COLUMNS, ID_COLUMN):
+        if column in frame and frame[column].notna().all():
+            frame[column] = frame[column].astype("int64")
+    if SNAPSHOT_DATE in frame:
+        frame[SNAPSHOT_DATE] = frame[SNAPSHOT_DATE].map(_as_date)
+    return frame
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value[:10])
+    return cast(dt.date, value)
+
+
+# --- predictions -----------------------------------------------------------------------------
+
+_PREDICTION_FIELDS = tuple(c.name for c in _PREDICTIONS.columns if c.name != "id")
+
+
+def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Write prediction log entries (keys = ``Prediction`` fields); returns how many."""
+    if not rows:
+        return 0
+    now = utcnow()
+    clean = [
+        {f: _native(row.get(f)) for f in _PREDICTION_FIELDS if f in row}
+        | {"created_at": row.get("created_at") or now}
+        for row in rows
+    ]
+    table = _PREDICTIONS
+    with engine.begin() as conn:
+        for chunk in _chunks(clean, _INSERT_BATCH):
+            conn.execute(table.insert(), list(chunk))
+    return len(clean)
+
+
+def _prediction_filters(
+    employee_number: int | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    risk_band: str | None,
+    source: str | None,
+) -> list[sa.ColumnElement[bool]]:
+    filters: list[sa.ColumnElement[bool]] = []
+    if employee_number is not None:
+        filters.append(Prediction.employee_number == employee_number)
+    if since is not None:
+        filters.append(Prediction.created_at >= since)
+    if until is not None:
+        filters.append(Prediction.created_at < until)
+    if risk_band is not None:
+        filters.append(Prediction.risk_band == risk_band)
+    if source is not None:
+        filters.append(Prediction.source == source)
+    return filters
+
+
+def query_predictions(
+    engine: sa.Engine,
+    *,
+    employee_number: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    risk_band: str | None = None,
+    source: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the prediction log, newest first, and the total matching."""
+    filters = _prediction_filters(employee_number, since, until, risk_band, source)
+    table = _PREDICTIONS
+    page = sa.select(table).where(*filters).order_by(table.c.created_at.desc(), table.c.id.desc())
+    count = sa.select(sa.func.count()).select_from(table).where(*filters)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(page.limit(limit).offset(offset))]
+        total = int(conn.execute(count).scalar_one())
+    return rows, total
+
+
+def get_prediction(engine: sa.Engine, prediction_id: str) -> dict[str, Any] | None:
+    """One logged prediction by its public id."""
+    table = _PREDICTIONS
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(table).where(table.c.prediction_id == prediction_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def predictions_frame(
+    engine: sa.Engine,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Logged inputs (contract columns) with probability, label, risk band, model version, time."""
+    filters = _prediction_filters(None, since, until, None, source)
+    table = _PREDICTIONS
+    query = sa.select(
+        table.c.inputs,
+        table.c.probability,
+        table.c.label,
+        table.c.risk_band,
+        table.c.model_version,
+        table.c.created_at,
+        table.c.prediction_id,
+    ).where(*filters)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    extra = ["probability", "label", "risk_band", "model_version", "created_at", "prediction_id"]
+    if not rows:
+        return pd.DataFrame(columns=[*ALL_COLUMNS, *extra])
+    inputs = pd.DataFrame([r.inputs for r in rows])
+    meta = pd.DataFrame([r[1:] for r in rows], columns=extra)
+    inputs = inputs.reindex(columns=[c for c in ALL_COLUMNS if c in inputs.columns])
+    return _typed(pd.concat([inputs, meta], axis=1))
+
+
+# --- outcomes --------------------------------------------------------------------------------
+
+
+def insert_outcome(
+    engine: sa.Engine,
+    employee_number: int,
+    left: bool,
+    outcome_date: dt.date,
+    prediction_id: str | None = None,
+    source: str = "feedback",
+) -> int:
+    """Record what actually happened to an employee; returns the outcome id."""
+    values = {
+        "employee_number": employee_number,
+        "left": left,
+        "outcome_date": outcome_date,
+        "prediction_id": prediction_id,
+        "source": source,
+        "recorded_at": utcnow(),
+    }
+    with engine.begin() as conn:
+        result = conn.execute(_OUTCOMES.insert().values(**values))
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def outcomes_frame(engine: sa.Engine, since: dt.date | None = None) -> pd.DataFrame:
+    """All recorded outcomes (optionally from a date on), oldest first."""
+    table = _OUTCOMES
+    query = sa.select(table).order_by(table.c.outcome_date, table.c.id)
+    if since is not None:
+        query = query.where(table.c.outcome_date >= since)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(query)]
+    columns = [c.name for c in table.columns]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["left"] = frame["left"].astype(bool)
+    return frame
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+
+def record_audit(
+    engine: sa.Engine, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None = None
+) -> None:
+    """Append an audit event (alias moves, key changes, reloads)."""
+    values = {
+        "at": utcnow(),
+        "actor": actor[:128],
+        "action": action[:64],
+        "subject": subject[:255],
+        "detail": dict(detail) if detail else None,
+    }
+    with engine.begin() as conn:
+        conn.execute(_AUDIT.insert().values(**values))
+
+
+def list_audit(engine: sa.Engine, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Newest audit events first, optionally of one action."""
+    table = _AUDIT
+    query = sa.select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
+    if action is not None:
+        query = query.where(table.c.action == action)
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(query)]

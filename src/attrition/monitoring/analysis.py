@@ -1,0 +1,190 @@
+"""One entry point: compare a current window with the reference and give a verdict."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from attrition.config import MonitoringSettings, RiskBands, Settings
+from attrition.model import risk_band_of
+from attrition.monitoring.domain import domain_classifier_auc
+from attrition.monitoring.drift import feature_drift
+from attrition.monitoring.fairness_drift import fairness_drift
+from attrition.monitoring.performance import (
+    PerformanceResult,
+    as_binary_labels,
+    as_reference_metrics,
+    estimated_performance,
+    realised_performance,
+    with_reference,
+)
+from attrition.monitoring.prediction_drift import prediction_drift
+from attrition.monitoring.result import DriftResult
+from attrition.monitoring.severity import assess_severity
+from attrition.schema import ATTRITION_YES, TARGET
+
+logger = logging.getLogger(__name__)
+
+
+def _probabilities(values: Any, rows: int, name: str) -> np.ndarray | None:
+    """A 1-D float array in [0, 1] with one value per row, or a clear error."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=float).reshape(-1)
+    if array.size != rows:
+        raise ValueError(f"{name}: expected {rows} probabilities (one per row), got {array.size}")
+    if np.isnan(array).any() or (array < 0).any() or (array > 1).any():
+        raise ValueError(f"{name}: expected probabilities in [0, 1] without NaN")
+    return array
+
+
+def _parameters(settings: Settings) -> dict[str, Any]:
+    m = settings.monitoring
+    return {
+        "min_rows": m.min_rows,
+        "false_discovery_rate": m.false_discovery_rate,
+        "min_psi": m.min_psi,
+        "min_wasserstein": m.min_wasserstein,
+        "min_jensen_shannon": m.min_jensen_shannon,
+        "max_ordinal_levels": m.max_ordinal_levels,
+        "psi_bins": m.psi_bins,
+        "domain_classifier": m.domain_classifier,
+        "severity_thresholds": m.severity.model_dump(),
+    }
+
+
+def _reference_labels(reference: pd.DataFrame) -> np.ndarray | None:
+    """0/1 outcomes of the reference window when it carries a complete target column."""
+    if TARGET not in reference.columns or reference[TARGET].isna().any():
+        return None
+    return (reference[TARGET] == ATTRITION_YES).to_numpy(dtype=np.int8)
+
+
+def _reference_metrics(
+    reference: pd.DataFrame,
+    probabilities: np.ndarray | None,
+    threshold: float,
+    given: dict[str, float] | None,
+) -> dict[str, float] | None:
+    """The holdout figures when given, else realised metrics on a labelled reference window."""
+    labels = _reference_labels(reference)
+    if given is not None or probabilities is None or labels is None:
+        return given
+    return as_reference_metrics(realised_performance(labels, probabilities, threshold))
+
+
+def _performance(
+    probabilities: np.ndarray,
+    labels: np.ndarray | None,
+    threshold: float,
+    figures: dict[str, float] | None,
+    m: MonitoringSettings,
+) -> tuple[PerformanceResult, PerformanceResult | None]:
+    """Label-free estimate always; realised metrics too when outcomes are known."""
+    estimated = estimated_performance(
+        probabilities,
+        threshold,
+        samples=m.performance_samples,
+        confidence_level=m.confidence_level,
+        seed=m.seed,
+    )
+    realised = None
+    if labels is not None:
+        realised = with_reference(
+            realised_performance(labels, probabilities, threshold, m.confidence_level), figures
+        )
+    return with_reference(estimated, figures), realised
+
+
+def run_drift_analysis(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    settings: Settings,
+    *,
+    reference_probabilities: Any = None,
+    current_probabilities: Any = None,
+    threshold: float | None = None,
+    bands: RiskBands | None = None,
+    current_labels: Any = None,
+    reference_metrics: dict[str, float] | None = None,
+    importance: dict[str, float] | None = None,
+) -> DriftResult:
+    """Feature, prediction, performance and fairness drift of ``current`` vs ``reference``.
+
+    Probabilities are the champion's on each window's rows (in row order); with
+    them come prediction drift, the label-free performance estimate and fairness
+    over time. ``threshold`` is the champion's decision threshold (default: the
+    lower bound of the "high" risk band); ``bands`` its risk bands (default:
+    settings). ``current_labels`` (0/1, bool or "Yes"/"No", one per current row)
+    add realised performance and equal opportunity; ``reference_metrics`` are the
+    holdout figures (default: realised on the reference window when it carries
+    labels). ``importance`` (champion global importance) weights the drifted
+    share. A window under ``monitoring.min_rows`` gives status
+    "insufficient_data" and no severity.
+    """
+    m = settings.monitoring
+    base: dict[str, Any] = {
+        "reference_rows": len(reference),
+        "current_rows": len(current),
+        "parameters": _parameters(settings),
+    }
+    if min(len(reference), len(current)) < m.min_rows:
+        return DriftResult(
+            status="insufficient_data",
+            severity=None,
+            message=(
+                f"Reference has {len(reference):,} rows and current {len(current):,}; at least "
+                f"{m.min_rows:,} rows in each window are needed for a verdict (monitoring.min_rows)."
+            ),
+            **base,
+        )
+    ref_p = _probabilities(reference_probabilities, len(reference), "reference_probabilities")
+    cur_p = _probabilities(current_probabilities, len(current), "current_probabilities")
+    labels = None if current_labels is None else as_binary_labels(current_labels)
+    if labels is not None and labels.size != len(current):
+        raise ValueError(f"current_labels: expected {len(current)} labels (one per row), got {labels.size}")
+    bands = bands or settings.training.risk_bands
+    threshold = bands.high if threshold is None else float(threshold)
+
+    features, schema = feature_drift(reference, current, m, importance)
+    tested = [f.column for f in features if f.tested]
+    result = DriftResult(status="ok", severity="none", features=features, schema=schema, **base)
+    result.domain = domain_classifier_auc(reference, current, tested, m)
+    if ref_p is not None and cur_p is not None:
+        result.prediction = prediction_drift(
+            ref_p, cur_p, risk_band_of(ref_p, bands), risk_band_of(cur_p, bands), m
+        )
+        result.fairness = fairness_drift(
+            reference,
+            current,
+            ref_p >= threshold,
+            cur_p >= threshold,
+            m,
+            settings.training,
+            current_labels=labels,
+            reference_labels=_reference_labels(reference),
+        )
+    if cur_p is not None:
+        figures = _reference_metrics(reference, ref_p, threshold, reference_metrics)
+        result.estimated_performance, result.performance = _performance(cur_p, labels, threshold, figures, m)
+    assessment = assess_severity(
+        features,
+        schema,
+        m.severity,
+        domain=result.domain,
+        prediction=result.prediction,
+        performance=result.performance or result.estimated_performance,
+        fairness=result.fairness,
+    )
+    result.severity, result.reasons = assessment.level, assessment.sorted_reasons()
+    logger.info(
+        "drift analysis: severity %s, %d drifted feature(s), %d + %d rows",
+        result.severity,
+        len(result.drifted_features),
+        len(reference),
+        len(current),
+    )
+    return result

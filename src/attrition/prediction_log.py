@@ -1,0 +1,285 @@
+"""The prediction log: every prediction reaches the ``predictions`` table, off the request path.
+
+``submit`` only appends to a bounded in-process queue; a background thread
+writes the queue in batches (``insert_predictions``) every
+``flush_interval`` seconds or as soon as ``batch_size`` entries wait.
+
+Durability rules:
+
+* **Database down**: a failed batch goes back to the front of the queue and is
+  retried with exponential back-off (up to ``max_backoff`` seconds); one warning
+  is logged when the outage starts and one info line when writing resumes.
+* **Bound hit**: the queue holds at most ``max_entries`` entries waiting to be
+  written (plus the one batch being written). When it is full the **oldest**
+  waiting entry is dropped: the newest predictions are the ones monitoring and
+  feedback need. Every drop is counted (``stats.dropped``); the first drop of an
+  episode is logged as an error, then one line per 1,000 drops.
+* **Duplicates / bad rows**: a batch rejected with an integrity or data error is
+  retried row by row; a row whose ``prediction_id`` is already stored (a retry
+  after a lost commit acknowledgement) is skipped, another bad row is counted
+  in ``stats.rejected`` and logged by prediction id only.
+* **Shutdown**: ``close`` stops accepting entries and writes everything that
+  waits; if the database stays down for ``drain_timeout`` seconds the lost count
+  is logged as an error.
+
+Log lines name prediction ids and counts, never employee attributes. The queue
+is per process: with several API workers each has its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from attrition.db.repositories import get_prediction, insert_predictions
+
+logger = logging.getLogger(__name__)
+
+Entry = Mapping[str, Any]
+_ROW_ERRORS = (sa_exc.IntegrityError, sa_exc.DataError)
+
+
+@dataclass
+class LogStats:
+    """Counters of the log since start (read by the metrics endpoint)."""
+
+    submitted: int = 0
+    written: int = 0
+    dropped: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    failed_flushes: int = 0
+    last_error: str | None = None
+    db_available: bool = True
+
+
+class PredictionLog:
+    """Bounded queue + writer thread; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        *,
+        max_entries: int = 100_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        max_backoff: float = 5.0,
+        drain_timeout: float = 10.0,
+    ) -> None:
+        if max_entries < 1 or batch_size < 1:
+            raise ValueError("max_entries and batch_size must be at least 1")
+        self.engine = engine
+        self.max_entries = max_entries
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_backoff = max_backoff
+        self.drain_timeout = drain_timeout
+        self.stats = LogStats()
+        self._queue: deque[Entry] = deque()
+        self._inflight: list[Entry] = []
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    # -- producer side -------------------------------------------------------------
+
+    def start(self) -> PredictionLog:
+        """Start the writer thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+        return self
+
+    def submit(self, entry: Entry) -> None:
+        """Queue one entry; never blocks on the database."""
+        self.submit_many((entry,))
+
+    def submit_many(self, entries: Sequence[Entry]) -> None:
+        """Queue several entries at once (a batch prediction)."""
+        with self._cond:
+            if self._closing:
+                raise RuntimeError("prediction log is closed")
+            self._queue.extend(entries)
+            self.stats.submitted += len(entries)
+            self._trim()
+            if len(self._queue) >= self.batch_size and self.stats.db_available:
+                self._cond.notify()
+
+    @property
+    def depth(self) -> int:
+        """Entries not yet written (waiting + being written)."""
+        with self._cond:
+            return len(self._queue) + len(self._inflight)
+
+    def find_pending(self, prediction_id: str) -> Entry | None:
+        """An entry still waiting to be written, by prediction id (feedback right after predict)."""
+        with self._cond:
+            for entry in (*self._inflight, *self._queue):
+                if entry.get("prediction_id") == prediction_id:
+                    return entry
+        return None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is written; False on timeout (database down)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._cond.notify_all()
+        while time.monotonic() < deadline:
+            if self.depth == 0:
+                return True
+            with self._cond:
+                self._cond.notify_all()
+            time.sleep(0.01)
+        return self.depth == 0
+
+    def close(self) -> None:
+        """Stop accepting entries, write what waits (up to ``drain_timeout``), stop the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(self.drain_timeout + self.max_backoff + 1.0)
+            self._thread = None
+        else:
+            self._drain_inline()
+        lost = self.depth
+        if lost:
+            logger.error(
+                "prediction log closed with %d entries unwritten (database unavailable: %s)",
+                lost,
+                self.stats.last_error,
+            )
+
+    # -- writer side ---------------------------------------------------------------
+
+    def _trim(self) -> None:
+        """Drop the oldest waiting entries beyond the bound (called with the lock held)."""
+        excess = len(self._queue) - self.max_entries
+        for _ in range(max(0, excess)):
+            self._queue.popleft()
+            self.stats.dropped += 1
+            if self.stats.dropped % 1000 == 1:
+                logger.error(
+                    "prediction log full (%d entries waiting, database unavailable: %s): "
+                    "dropping the oldest entries, %d dropped so far",
+                    self.max_entries,
+                    self.stats.last_error,
+                    self.stats.dropped,
+                )
+
+    def _take_batch(self) -> list[Entry]:
+        with self._cond:
+            batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+            self._inflight = batch
+            return batch
+
+    def _settle(self, batch: list[Entry], ok: bool) -> None:
+        with self._cond:
+            self._inflight = []
+            if not ok:
+                self._queue.extendleft(reversed(batch))
+                self._trim()
+
+    def _run(self) -> None:
+        backoff = 0.0
+        deadline: float | None = None
+        while True:
+            with self._cond:
+                if backoff:
+                    self._cond.wait(timeout=backoff)
+                elif not self._closing and len(self._queue) < self.batch_size:
+                    self._cond.wait(timeout=self.flush_interval)
+                closing, empty = self._closing, not self._queue
+            if closing and deadline is None:
+                deadline = time.monotonic() + self.drain_timeout
+            if empty:
+                if closing:
+                    return
+                continue
+            if self._flush_once():
+                backoff = 0.0
+            else:
+                backoff = min(max(2 * backoff, 0.1), self.max_backoff)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+
+    def _drain_inline(self) -> None:
+        deadline = time.monotonic() + self.drain_timeout
+        while self._queue and time.monotonic() < deadline:
+            if not self._flush_once():
+                time.sleep(0.1)
+
+    def _flush_once(self) -> bool:
+        """Write one batch; True when the queue moved forward."""
+        batch = self._take_batch()
+        if not batch:
+            return True
+        try:
+            self._write(batch)
+        except Exception as error:  # any database failure means "retry later"
+            self._settle(batch, ok=False)
+            self._mark_down(error)
+            return False
+        self._settle(batch, ok=True)
+        self._mark_up()
+        return True
+
+    def _write(self, batch: list[Entry]) -> None:
+        try:
+            insert_predictions(self.engine, batch)
+            self.stats.written += len(batch)
+        except _ROW_ERRORS:
+            self._write_rows(batch)
+
+    def _write_rows(self, batch: list[Entry]) -> None:
+        """Row by row after a batch was refused: skip duplicates, count bad rows."""
+        for entry in batch:
+            try:
+                insert_predictions(self.engine, [entry])
+                self.stats.written += 1
+            except _ROW_ERRORS as error:
+                if self._stored(str(entry.get("prediction_id"))):
+                    self.stats.duplicates += 1
+                    continue
+                self.stats.rejected += 1
+                logger.error(
+                    "prediction %s rejected by the database (%s); not retried",
+                    entry.get("prediction_id"),
+                    type(error.orig).__name__ if error.orig is not None else type(error).__name__,
+                )
+
+    def _stored(self, prediction_id: str) -> bool:
+        return get_prediction(self.engine, prediction_id) is not None
+
+    def _mark_down(self, error: Exception) -> None:
+        self.stats.failed_flushes += 1
+        self.stats.last_error = _describe(error)
+        if self.stats.db_available:
+            logger.warning(
+                "prediction log cannot write to the database (%s); %d entries wait and will be retried",
+                self.stats.last_error,
+                self.depth,
+            )
+        self.stats.db_available = False
+
+    def _mark_up(self) -> None:
+        if not self.stats.db_available:
+            logger.info("prediction log writes again; %d entries still waiting", self.depth)
+        self.stats.db_available = True
+        self.stats.last_error = None
+
+
+def _describe(error: Exception) -> str:
+    """A short, attribute-free description of a database error (no SQL, no parameters)."""
+    orig = getattr(error, "orig", None)
+    text = str(orig if orig is not None else error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(orig or error).__name__}: {first[:200]}"

@@ -1,0 +1,96 @@
+"""The compiled single-record path gives the full pipeline's numbers, for every model family."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest_model import ModelEnv, training_settings
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from attrition.data.generator import generate_workforce
+from attrition.fastpath import FastPredictor
+from attrition.features import FeatureBuilder
+from attrition.model import AttritionModel, risk_band_of
+from attrition.schema import RECORD_COLUMNS, TARGET
+
+
+@pytest.fixture(scope="module")
+def random_records() -> pd.DataFrame:
+    """1,000 random records from the generator (not the training data)."""
+    return generate_workforce(1000, seed=20260101)[list(RECORD_COLUMNS)]
+
+
+def _assert_same(model: AttritionModel, frame: pd.DataFrame) -> FastPredictor:
+    fast = FastPredictor(model)
+    records: list[dict[str, Any]] = frame.to_dict("records")
+    expected = model.predict_proba(frame)
+    one_by_one = np.concatenate([fast.predict_proba([r]) for r in records])
+    np.testing.assert_allclose(one_by_one, expected, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(fast.predict_proba(records[:7]), expected[:7], rtol=1e-9, atol=0)
+    # Label and band come out the same as AttritionModel.predict's.
+    reference = model.predict(frame.iloc[:200])
+    got = fast.predict(records[:200])
+    assert [g[1] for g in got] == reference["label"].tolist()
+    assert [g[2] for g in got] == reference["risk_band"].tolist()
+    return fast
+
+
+def test_fast_path_equals_the_served_pipeline_on_1000_records(
+    model_env: ModelEnv, random_records: pd.DataFrame
+) -> None:
+    fast = _assert_same(model_env.result.model, random_records)
+    assert fast.compiled, fast.reason
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting"])
+def test_fast_path_equals_pipeline_for_tree_families(family: str, random_records: pd.DataFrame) -> None:
+    from attrition.training.pipeline import train_model
+
+    frame = generate_workforce(800, seed=5)
+    settings = training_settings(families=[family], trials=2, cv_folds=3, bootstrap_resamples=20)
+    model = train_model(frame, settings).model
+    assert model.family == family
+    fast = _assert_same(model, random_records)
+    assert fast.compiled, fast.reason
+
+
+def test_unknown_component_falls_back_to_the_full_pipeline(
+    model_env: ModelEnv, random_records: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    train = model_env.employees.drop(columns="snapshot_date")
+    y = (train[TARGET] == "Yes").to_numpy()
+    base = Pipeline(
+        [("features", FeatureBuilder()), ("scale", MinMaxScaler()), ("model", LogisticRegression())]
+    )
+    pipeline = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False).fit(train, y)
+    model = dataclasses.replace(model_env.result.model, pipeline=pipeline)
+    with caplog.at_level(logging.WARNING, logger="attrition.fastpath"):
+        fast = _assert_same(model, random_records.iloc[:100])
+    assert not fast.compiled and "MinMaxScaler" in str(fast.reason)
+    assert any(
+        "fast path disabled" in r.getMessage() and "MinMaxScaler" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_band_rule_matches_risk_band_of(model_env: ModelEnv) -> None:
+    fast = FastPredictor(model_env.result.model)
+    bands = model_env.result.model.risk_bands
+    edges = np.array([0.0, bands.medium - 1e-12, bands.medium, bands.high, bands.critical, 1.0])
+    assert [fast.band(float(p)) for p in edges] == risk_band_of(edges, bands).tolist()
+
+
+def test_missing_column_is_a_clear_error(model_env: ModelEnv) -> None:
+    fast = FastPredictor(model_env.result.model)
+    record = dict(generate_workforce(1, seed=3)[list(RECORD_COLUMNS)].iloc[0])
+    del record["OverTime"]
+    with pytest.raises(ValueError, match="missing column 'OverTime'"):
+        fast.predict_proba([record])

@@ -1,0 +1,115 @@
+"""Round trips through the app database on every configured backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pandas as pd
+
+from attrition.db.engine import create_db_engine
+from attrition.db.repositories import (
+    get_prediction,
+    insert_employees,
+    insert_outcome,
+    insert_predictions,
+    list_audit,
+    load_employees,
+    outcomes_frame,
+    predictions_frame,
+    query_predictions,
+    record_audit,
+    snapshot_dates,
+)
+from attrition.schema import ALL_COLUMNS, EXAMPLE_RECORD, SNAPSHOT_DATE
+
+JAN = dt.date(2026, 1, 31)
+FEB = dt.date(2026, 2, 28)
+
+
+def _records(numbers: range, snapshot: dt.date) -> pd.DataFrame:
+    rows = [{**EXAMPLE_RECORD, "EmployeeNumber": n, "Age": 30 + n % 20} for n in numbers]
+    return pd.DataFrame(rows).assign(**{SNAPSHOT_DATE: snapshot})
+
+
+def test_employees_round_trip_and_idempotent(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    first = insert_employees(engine, _records(range(1, 301), JAN), source="jan.csv")
+    again = insert_employees(engine, _records(range(1, 301), JAN), source="jan.csv")
+    feb = insert_employees(engine, _records(range(250, 351), FEB), source="feb.csv")
+
+    assert (first.inserted, first.skipped) == (300, 0)
+    assert (again.inserted, again.skipped) == (0, 300)
+    assert feb.inserted == 101
+    assert snapshot_dates(engine) == [JAN, FEB]
+
+    latest = load_employees(engine)
+    assert list(latest.columns) == [*ALL_COLUMNS, SNAPSHOT_DATE]
+    assert len(latest) == 101 and set(latest[SNAPSHOT_DATE]) == {FEB}
+    january = load_employees(engine, JAN)
+    assert len(january) == 300
+    row = january.iloc[0].to_dict()
+    assert row["EmployeeNumber"] == 1 and row["Age"] == 31 and row["JobRole"] == "Sales Executive"
+    assert january["Age"].dtype == "int64"
+    engine.dispose()
+
+
+def test_predictions_log_query_and_frame(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    base = dt.datetime(2026, 3, 1, 12, 0)
+    rows = [
+        {
+            "prediction_id": str(uuid.uuid4()),
+            "created_at": base + dt.timedelta(minutes=i),
+            "employee_number": i,
+            "model_name": "attrition-classifier",
+            "model_version": "3",
+            "probability": i / 10,
+            "threshold": 0.3,
+            "label": i / 10 >= 0.3,
+            "risk_band": "high" if i >= 5 else "low",
+            "inputs": {**EXAMPLE_RECORD, "EmployeeNumber": i},
+            "top_factors": [{"feature": "OverTime", "contribution": 0.1}],
+            "source": "api" if i % 2 else "batch",
+            "request_id": f"req-{i}",
+        }
+        for i in range(10)
+    ]
+    assert insert_predictions(engine, rows) == 10
+
+    page, total = query_predictions(engine, risk_band="high", limit=2)
+    assert total == 5 and len(page) == 2
+    assert page[0]["employee_number"] == 9  # newest first
+    _, api_total = query_predictions(engine, source="api")
+    assert api_total == 5
+    one, _ = query_predictions(engine, employee_number=3)
+    assert one[0]["inputs"]["EmployeeNumber"] == 3 and one[0]["model_version"] == "3"
+    _, since_total = query_predictions(engine, since=base + dt.timedelta(minutes=8))
+    assert since_total == 2
+    assert get_prediction(engine, rows[4]["prediction_id"])["probability"] == 0.4  # type: ignore[index]
+    assert get_prediction(engine, "missing") is None
+
+    frame = predictions_frame(engine, source="batch")
+    assert len(frame) == 5
+    assert {"Age", "OverTime", "probability", "risk_band", "model_version"} <= set(frame.columns)
+    assert frame["Age"].dtype == "int64"
+    engine.dispose()
+
+
+def test_outcomes_and_audit(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    first = insert_outcome(engine, 7, True, dt.date(2026, 4, 1), prediction_id="p-7")
+    insert_outcome(engine, 8, False, dt.date(2026, 5, 1))
+    frame = outcomes_frame(engine)
+    assert list(frame["employee_number"]) == [7, 8]
+    assert list(frame["left"]) == [True, False]
+    assert frame.loc[0, "prediction_id"] == "p-7" and first > 0
+    assert len(outcomes_frame(engine, since=dt.date(2026, 4, 15))) == 1
+
+    record_audit(engine, "alice", "promote", "attrition-classifier v2", {"from": "1", "why": "better"})
+    record_audit(engine, "bob", "rollback", "attrition-classifier v1")
+    events = list_audit(engine)
+    assert [e["action"] for e in events] == ["rollback", "promote"]
+    promote = list_audit(engine, action="promote")[0]
+    assert promote["detail"] == {"from": "1", "why": "better"} and promote["actor"] == "alice"
+    engine.dispose()
