@@ -162,7 +162,7 @@ def test_reference_data_follows_the_champion(model_env: ModelEnv) -> None:
     assert set(frame["split"]) == {"train", "holdout"}
     np.testing.assert_array_equal(frame["probability"].to_numpy(), model.predict_proba(frame))
     assert set(frame["risk_band"]) <= {"low", "medium", "high", "critical"}
-    readme = (Path(model_env.settings.reference_dir) / "README.md").read_text()
+    readme = (Path(model_env.settings.reference_dir) / "PROVENANCE.md").read_text()
     assert f"version {model_env.version}" in readme and meta["run_id"] in readme
 
 

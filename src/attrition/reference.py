@@ -9,7 +9,8 @@ Files in ``settings.reference_dir``:
 * ``reference.parquet``: the scored sample.
 * ``reference.json``: model name/version, run id, threshold, risk bands, holdout
   metrics, global importance, data fingerprint, row counts, created_at.
-* ``README.md``: where the files came from and how to regenerate them.
+* ``PROVENANCE.md``: where these files came from and how to regenerate them (the
+  tracked ``README.md`` beside them explains the folder).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_DATA = "reference.parquet"
 REFERENCE_META = "reference.json"
-REFERENCE_README = "README.md"
+REFERENCE_PROVENANCE = "PROVENANCE.md"
 
 
 def write_reference(
@@ -57,7 +58,9 @@ def write_reference(
         folder / REFERENCE_META,
         lambda p: p.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8"),
     )
-    _atomic_write(folder / REFERENCE_README, lambda p: p.write_text(render_readme(meta), encoding="utf-8"))
+    _atomic_write(
+        folder / REFERENCE_PROVENANCE, lambda p: p.write_text(render_provenance(meta), encoding="utf-8")
+    )
     logger.info("reference data for version %s written to %s (%d rows)", model_version, folder, len(scored))
     return folder
 
@@ -109,11 +112,11 @@ def read_reference(settings: Settings) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pd.read_parquet(data), json.loads(meta.read_text(encoding="utf-8"))
 
 
-def render_readme(meta: Mapping[str, Any]) -> str:
+def render_provenance(meta: Mapping[str, Any]) -> str:
     """Provenance of the reference files, for someone who finds them in the repository."""
     metrics = meta.get("metrics", {})
     splits = ", ".join(f"{k}: {v}" for k, v in meta.get("rows_by_split", {}).items()) or "n/a"
-    return f"""# Reference data for drift monitoring
+    return f"""# Provenance of this reference data
 
 Generated automatically when the champion model changed. Do not edit by hand:
 promote a model (`attrition train --promote` or `attrition promote`) or roll back
