@@ -22,6 +22,10 @@ keys_app = typer.Typer(
 app.add_typer(keys_app, name="keys")
 serve_app = typer.Typer(help="Run a service.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
+drift_app = typer.Typer(
+    help="Drift monitoring: compare current data with the reference.", no_args_is_help=True
+)
+app.add_typer(drift_app, name="drift")
 
 
 @app.callback()
@@ -382,6 +386,102 @@ def model_card(
     else:
         typer.echo(path.read_text(encoding="utf-8"))
         typer.echo(f"(written to {path})", err=True)
+
+
+# --- drift monitoring ------------------------------------------------------------------------
+
+
+def _days(value: str | None) -> int | None:
+    """``30d`` or ``30`` -> 30."""
+    if value is None:
+        return None
+    text = value.strip().lower().removesuffix("d")
+    if not text.isdigit() or int(text) < 1:
+        raise typer.BadParameter(
+            f"expected a number of days such as 30d, got {value!r}", param_hint="--window"
+        )
+    return int(text)
+
+
+def _severity(value: str | None, option: str) -> str | None:
+    from attrition.config import SEVERITIES
+
+    if value is not None and value not in SEVERITIES:
+        raise typer.BadParameter(f"expected one of {', '.join(SEVERITIES)}, got {value!r}", param_hint=option)
+    return value
+
+
+@drift_app.command("run")
+def drift_run(
+    current_snapshot: Annotated[
+        datetime | None,
+        typer.Option(
+            "--current-snapshot", formats=["%Y-%m-%d"], help="Employees snapshot (default: latest)."
+        ),
+    ] = None,
+    current_csv: Annotated[
+        Path | None,
+        typer.Option("--current-csv", dir_okay=False, help="A contract CSV as the current window."),
+    ] = None,
+    window: Annotated[
+        str | None, typer.Option("--window", help="Predictions logged in the last N days, e.g. 30d.")
+    ] = None,
+    reference_csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference-csv", dir_okay=False, help="Compare against this CSV, not the champion's data."
+        ),
+    ] = None,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 1 at or above: none/moderate/severe/critical.")
+    ] = None,
+    retrain_on: Annotated[
+        str | None, typer.Option("--retrain-on", help="Train + promote at or above this severity.")
+    ] = None,
+    html: Annotated[bool, typer.Option("--html/--no-html", help="Write the Evidently HTML report.")] = True,
+) -> None:
+    """Compare the current window with the reference: severity, reports, alerts, MLflow metrics.
+
+    Exit 0: no action needed; 1: drift at or above --fail-on (default monitoring.fail_on);
+    2: the check could not be done (never reported as "no drift"); 3: too few rows for a verdict.
+    """
+    from attrition.monitoring.job import DriftRequest, run_drift_check
+
+    sources = [x for x in (current_snapshot, current_csv, window) if x is not None]
+    if len(sources) > 1:
+        raise typer.BadParameter("give one of --current-snapshot, --current-csv, --window")
+    request = DriftRequest(
+        current_snapshot=current_snapshot.date() if current_snapshot else None,
+        current_csv=current_csv,
+        window_days=_days(window),
+        reference_csv=reference_csv,
+        fail_on=_severity(fail_on, "--fail-on"),
+        retrain_on=_severity(retrain_on, "--retrain-on"),
+        html=html,
+    )
+    outcome = run_drift_check(get_settings(), request)
+    typer.echo(outcome.markdown)
+    for kind, path in outcome.reports.items():
+        typer.echo(f"{kind} report: {path}", err=True)
+    if outcome.retrain:
+        typer.echo(f"retraining: {outcome.retrain}", err=True)
+    if outcome.error:
+        typer.echo(f"error: {outcome.error}", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+@drift_app.command("set-reference")
+def drift_set_reference() -> None:
+    """Rewrite the reference data (reference_data/) from the current champion."""
+    from attrition.registry import RegistryError, refresh_reference
+
+    settings = get_settings()
+    try:
+        version = refresh_reference(settings)
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"reference data of champion version {version} written to {settings.reference_dir}")
 
 
 # --- API keys and the API server -------------------------------------------------------------

@@ -155,7 +155,9 @@ class MonitoringSettings(BaseModel):
     severity: SeverityThresholds = Field(default_factory=SeverityThresholds)
     fail_on: Severity = "severe"
     alert_on: Severity = "moderate"
+    # Alert webhook (Slack-style incoming webhook or any JSON endpoint); holds a secret, set it from the env.
     webhook_url: str | None = None
+    webhook_timeout_seconds: float = 10.0
     interval_seconds: float = 86_400.0
     window_days: int = 30
 

@@ -113,18 +113,18 @@ def safe_uri(uri: str) -> str:
     return uri
 
 
-def experiment_id(client: MlflowClient, settings: Settings) -> str:
-    """The training experiment, created on first use (artifacts under ``settings.artifact_root``)."""
-    existing = client.get_experiment_by_name(TRAINING_EXPERIMENT)
+def experiment_id(client: MlflowClient, settings: Settings, name: str = TRAINING_EXPERIMENT) -> str:
+    """An experiment (default: training), created on first use (artifacts under ``settings.artifact_root``)."""
+    existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
     remote = settings.tracking_uri.startswith(("http://", "https://"))
     # A server decides where artifacts go unless an artifact root is configured explicitly.
     location = settings.artifact_root if (settings.mlflow_artifact_root or not remote) else None
     try:
-        return str(client.create_experiment(TRAINING_EXPERIMENT, artifact_location=location))
+        return str(client.create_experiment(name, artifact_location=location))
     except MlflowException:  # another process created it in between
-        again = client.get_experiment_by_name(TRAINING_EXPERIMENT)
+        again = client.get_experiment_by_name(name)
         if again is None:
             raise
         return str(again.experiment_id)
@@ -650,6 +650,19 @@ def _previous_champion(client: MlflowClient, engine: sa.Engine, name: str, curre
         if event["subject"] == f"{name}@{CHAMPION}" and str(detail.get("to_version")) == current:
             return str(detail["from_version"]) if detail.get("from_version") else None
     return None
+
+
+def refresh_reference(settings: Settings) -> str:
+    """Rewrite the drift reference data from the current champion; returns its version."""
+    client = configure(settings)
+    version = alias_version(client, settings.model_name, CHAMPION)
+    if version is None:
+        raise RegistryError(
+            f"no {CHAMPION} of {settings.model_name!r} to take reference data from: "
+            "train and promote one first (`attrition train --promote`)"
+        )
+    _write_reference(settings, client, version)
+    return version
 
 
 def _write_reference(settings: Settings, client: MlflowClient, version: str) -> None:

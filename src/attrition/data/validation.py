@@ -77,6 +77,7 @@ class ValidationResult:
     rows: int = 0
     rejected_rows: int = 0
     warning_rows: int = 0
+    kept: np.ndarray | None = None  # per input row: True when it is in ``valid``
 
     @property
     def errors(self) -> list[Issue]:
@@ -503,6 +504,7 @@ def validate_frame(
         rows=len(raw),
         rejected_rows=int(out.errors.sum()),
         warning_rows=int((out.warned & keep).sum()),
+        kept=np.asarray(keep, dtype=bool),
     )
 
 

@@ -29,16 +29,32 @@ from attrition.schema import ATTRITION_YES, TARGET
 logger = logging.getLogger(__name__)
 
 
-def _probabilities(values: Any, rows: int, name: str) -> np.ndarray | None:
-    """A 1-D float array in [0, 1] with one value per row, or a clear error."""
+def _probabilities(values: Any, rows: int, name: str, *, unscored_ok: bool = False) -> np.ndarray | None:
+    """A 1-D float array in [0, 1] with one value per row (NaN: row not scored, if allowed)."""
     if values is None:
         return None
     array = np.asarray(values, dtype=float).reshape(-1)
     if array.size != rows:
         raise ValueError(f"{name}: expected {rows} probabilities (one per row), got {array.size}")
-    if np.isnan(array).any() or (array < 0).any() or (array > 1).any():
+    present = array[~np.isnan(array)] if unscored_ok else array
+    if np.isnan(present).any() or (present < 0).any() or (present > 1).any():
         raise ValueError(f"{name}: expected probabilities in [0, 1] without NaN")
     return array
+
+
+def _known_labels(labels: Any, rows: int) -> np.ndarray | None:
+    """Outcomes as floats 0/1 with NaN where unknown (None, NaN), one per current row."""
+    if labels is None:
+        return None
+    series = pd.Series(np.asarray(labels).reshape(-1))
+    if series.size != rows:
+        raise ValueError(f"current_labels: expected {rows} labels (one per row), got {series.size}")
+    known = series.notna().to_numpy()
+    out = np.full(rows, np.nan)
+    if known.any():
+        values = series[known]
+        out[known] = as_binary_labels(values.to_numpy(dtype=float) if values.dtype.kind in "biuf" else values)
+    return out
 
 
 def _parameters(settings: Settings) -> dict[str, Any]:
@@ -92,9 +108,14 @@ def _performance(
         seed=m.seed,
     )
     realised = None
-    if labels is not None:
+    # Realised metrics on the rows whose outcome is known, when there are enough of them.
+    known = None if labels is None else ~np.isnan(labels)
+    if labels is not None and known is not None and known.sum() >= m.min_rows:
         realised = with_reference(
-            realised_performance(labels, probabilities, threshold, m.confidence_level), figures
+            realised_performance(
+                labels[known].astype(np.int8), probabilities[known], threshold, m.confidence_level
+            ),
+            figures,
         )
     return with_reference(estimated, figures), realised
 
@@ -114,12 +135,14 @@ def run_drift_analysis(
 ) -> DriftResult:
     """Feature, prediction, performance and fairness drift of ``current`` vs ``reference``.
 
-    Probabilities are the champion's on each window's rows (in row order); with
-    them come prediction drift, the label-free performance estimate and fairness
-    over time. ``threshold`` is the champion's decision threshold (default: the
+    Probabilities are the champion's on each window's rows (in row order; NaN in
+    the current window marks a row the champion could not score, left out of the
+    model-side checks); with them come prediction drift, the label-free
+    performance estimate and fairness over time. ``threshold`` is the champion's decision threshold (default: the
     lower bound of the "high" risk band); ``bands`` its risk bands (default:
-    settings). ``current_labels`` (0/1, bool or "Yes"/"No", one per current row)
-    add realised performance and equal opportunity; ``reference_metrics`` are the
+    settings). ``current_labels`` (0/1, bool or "Yes"/"No", one per current row,
+    None where unknown) add realised performance on the known rows (at least
+    ``min_rows`` of them) and, when all are known, equal opportunity; ``reference_metrics`` are the
     holdout figures (default: realised on the reference window when it carries
     labels). ``importance`` (champion global importance) weights the drifted
     share. A window under ``monitoring.min_rows`` gives status
@@ -142,10 +165,8 @@ def run_drift_analysis(
             **base,
         )
     ref_p = _probabilities(reference_probabilities, len(reference), "reference_probabilities")
-    cur_p = _probabilities(current_probabilities, len(current), "current_probabilities")
-    labels = None if current_labels is None else as_binary_labels(current_labels)
-    if labels is not None and labels.size != len(current):
-        raise ValueError(f"current_labels: expected {len(current)} labels (one per row), got {labels.size}")
+    cur_p = _probabilities(current_probabilities, len(current), "current_probabilities", unscored_ok=True)
+    known = _known_labels(current_labels, len(current))
     bands = bands or settings.training.risk_bands
     threshold = bands.high if threshold is None else float(threshold)
 
@@ -153,23 +174,28 @@ def run_drift_analysis(
     tested = [f.column for f in features if f.tested]
     result = DriftResult(status="ok", severity="none", features=features, schema=schema, **base)
     result.domain = domain_classifier_auc(reference, current, tested, m)
-    if ref_p is not None and cur_p is not None:
-        result.prediction = prediction_drift(
-            ref_p, cur_p, risk_band_of(ref_p, bands), risk_band_of(cur_p, bands), m
-        )
-        result.fairness = fairness_drift(
-            reference,
-            current,
-            ref_p >= threshold,
-            cur_p >= threshold,
-            m,
-            settings.training,
-            current_labels=labels,
-            reference_labels=_reference_labels(reference),
-        )
     if cur_p is not None:
+        # Model-side checks use the rows the champion could score (out-of-contract rows cannot be).
+        scored = ~np.isnan(cur_p)
+        scored_current, cur_p = current.loc[scored], cur_p[scored]
+        known = None if known is None else known[scored]
+        complete = None if known is None or np.isnan(known).any() else known.astype(np.int8)
+        if ref_p is not None:
+            result.prediction = prediction_drift(
+                ref_p, cur_p, risk_band_of(ref_p, bands), risk_band_of(cur_p, bands), m
+            )
+            result.fairness = fairness_drift(
+                reference,
+                scored_current,
+                ref_p >= threshold,
+                cur_p >= threshold,
+                m,
+                settings.training,
+                current_labels=complete,
+                reference_labels=_reference_labels(reference),
+            )
         figures = _reference_metrics(reference, ref_p, threshold, reference_metrics)
-        result.estimated_performance, result.performance = _performance(cur_p, labels, threshold, figures, m)
+        result.estimated_performance, result.performance = _performance(cur_p, known, threshold, figures, m)
     assessment = assess_severity(
         features,
         schema,
