@@ -23,7 +23,7 @@ from api.deps import AppContext
 from api.lifecycle import ModelHolder
 from api.limits import RequestLimitsMiddleware
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
-from api.routers import admin, employees, feedback, health, model, predict, predictions
+from api.routers import admin, drift, employees, feedback, health, model, predict, predictions
 from attrition.config import Settings, get_settings
 from attrition.db.engine import create_db_engine
 from attrition.prediction_log import PredictionLog
@@ -35,7 +35,7 @@ Employee attrition predictions over HTTP.
 
 Every `/v1` endpoint needs an API key in the `X-API-Key` header
 (`attrition keys create --name N --role viewer|predictor|admin`).
-Roles are ordered: **viewer** reads model info and the prediction log, **predictor**
+Roles are ordered: **viewer** reads model info, the prediction log and drift runs, **predictor**
 also predicts and sends feedback, **admin** also reloads the model.
 Errors are JSON: `{"error": "...", "detail": [{"field", "expected", "received"}]}`.
 """
@@ -100,6 +100,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (predict, predictions, feedback, model, employees, admin, health):
+    for module in (predict, predictions, feedback, model, employees, drift, admin, health):
         app.include_router(module.router)
     return app

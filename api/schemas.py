@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from attrition.config import PREDICTION_SOURCES, RISK_BAND_NAMES
+from attrition.config import DRIFT_RUN_STATUSES, PREDICTION_SOURCES, RISK_BAND_NAMES, SEVERITIES
 from attrition.schema import (
     CROSS_FIELD_RULES,
     EXAMPLE_RECORD,
@@ -35,6 +35,8 @@ from attrition.schema import (
 
 RiskBand = Literal[RISK_BAND_NAMES]  # type: ignore[valid-type]
 Source = Literal[PREDICTION_SOURCES]  # type: ignore[valid-type]
+DriftSeverity = Literal[SEVERITIES]  # type: ignore[valid-type]
+DriftRunStatus = Literal[DRIFT_RUN_STATUSES]  # type: ignore[valid-type]
 #: The example sent to and shown by clients: the contract's example, minus the outcome.
 EXAMPLE_REQUEST: dict[str, str | int] = {k: v for k, v in EXAMPLE_RECORD.items() if k != TARGET}
 
@@ -305,3 +307,97 @@ class Check(BaseModel):
 class ReadyResponse(BaseModel):
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, Check]
+
+
+# --- drift runs ------------------------------------------------------------------------------
+
+
+class DriftRunSummary(BaseModel):
+    """One drift check without its per-feature results (``GET /v1/drift/runs/{run_id}`` has them)."""
+
+    run_id: str = Field(examples=["5f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e"])
+    started_at: dt.datetime = Field(description="When the run started (UTC)")
+    finished_at: dt.datetime | None = Field(None, description="When it finished (UTC); null while running")
+    status: DriftRunStatus = Field(
+        description="running; ok (a verdict); insufficient_data (too few rows for one); error (the job failed)"
+    )
+    severity: DriftSeverity | None = Field(
+        None, examples=["moderate"], description="The verdict; null unless status is ok"
+    )
+    reference_description: str = Field(description="The reference window (baseline snapshot)")
+    current_description: str = Field(description="The current window compared against it")
+    reference_rows: int
+    current_rows: int
+    model_version: str | None = Field(None, description="Champion version whose predictions were checked")
+    drifted_features: list[str] = Field(default_factory=list, examples=[["MonthlyIncome", "OverTime"]])
+    reasons: list[str] = Field(default_factory=list, description="Why the severity is what it is")
+    message: str = Field("", description="What the run concluded, or why it could not")
+    report_path: str | None = Field(None, description="The HTML/JSON report the run wrote")
+    retrain: dict[str, Any] | None = Field(None, description="The retraining the run triggered, if any")
+    error: str | None = Field(None, description="What went wrong (status error)")
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """The database stores naive UTC; say so (RFC 3339 needs the offset)."""
+        return value if value is None or value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Self:
+        """A ``drift_runs`` row, with the summary fields of its results lifted to the top."""
+        results = row.get("results") or {}
+        return cls.model_validate(
+            {
+                **row,
+                "drifted_features": list(results.get("drifted_features") or []),
+                "reasons": list(results.get("reasons") or []),
+                "message": results.get("message") or "",
+            }
+        )
+
+
+class DriftResults(BaseModel):
+    """What the analysis found (``DriftResult.to_dict()``) and what the job did with it; other keys pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    severity: DriftSeverity | None = None
+    created_at: str | None = None
+    reference_rows: int | None = None
+    current_rows: int | None = None
+    message: str = ""
+    reasons: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    drifted_features: list[str] = Field(default_factory=list)
+    drifted_share: float | None = Field(None, description="Share of the features that drifted")
+    features: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per column: test, p-value (adjusted), PSI / Wasserstein / JS, drifted, data quality",
+    )
+    schema_check: dict[str, Any] | None = Field(
+        None, alias="schema", description="Columns missing or extra in either window"
+    )
+    domain_classifier: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = Field(None, description="Drift of the predicted probabilities")
+    performance: dict[str, Any] | None = Field(None, description="Realised performance (outcomes known)")
+    estimated_performance: dict[str, Any] | None = Field(None, description="Label-free performance estimate")
+    fairness: dict[str, Any] | None = None
+    notes: list[str] = Field(default_factory=list, description="What the job could not do (MLflow, reports)")
+    alerts: list[dict[str, Any]] = Field(default_factory=list, description="Alerts sent, per sink")
+    reports: dict[str, str] = Field(
+        default_factory=dict, description="Report files by kind (json, html, ...)"
+    )
+
+
+class DriftRunDetail(DriftRunSummary):
+    """One drift check in full."""
+
+    results: DriftResults | None = Field(None, description="Null while running or when the job failed early")
+
+
+class DriftRunPage(BaseModel):
+    items: list[DriftRunSummary]
+    total: int
+    limit: int
+    offset: int

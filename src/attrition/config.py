@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from attrition.schema import Col
@@ -30,6 +30,8 @@ MONITORING_EXPERIMENT = "attrition-monitoring"
 
 Severity = Literal["none", "moderate", "severe", "critical"]
 SEVERITIES: tuple[str, ...] = ("none", "moderate", "severe", "critical")
+#: A drift_runs row: "running" until the check ends, then its analysis status or "error".
+DRIFT_RUN_STATUSES: tuple[str, ...] = ("running", "ok", "insufficient_data", "error")
 RISK_BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "critical")
 PREDICTION_SOURCES: tuple[str, ...] = ("api", "batch")
 ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
@@ -158,8 +160,25 @@ class MonitoringSettings(BaseModel):
     # Alert webhook (Slack-style incoming webhook or any JSON endpoint); holds a secret, set it from the env.
     webhook_url: str | None = None
     webhook_timeout_seconds: float = 10.0
-    interval_seconds: float = 86_400.0
+    # Schedule of the drift service (`python -m monitoring`): every interval_seconds, or at the
+    # minutes a 5-field cron expression matches (UTC), e.g. "0 6 * * 1"; cron wins when set.
+    interval_seconds: float = Field(default=86_400.0, gt=0)
+    cron: str | None = None
     window_days: int = 30
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str | None) -> str | None:
+        """Shape only (the service parses the fields): None or five space-separated fields."""
+        if value is None or not value.strip():
+            return None
+        fields = value.split()
+        if len(fields) != 5:
+            raise ValueError(
+                f"monitoring.cron must be a 5-field cron expression (minute hour day-of-month month "
+                f"day-of-week), e.g. '0 6 * * 1'; got {value!r} ({len(fields)} fields)"
+            )
+        return " ".join(fields)
 
 
 class Settings(BaseSettings):
