@@ -9,8 +9,10 @@ ATTRITION := $(VENV)/bin/attrition
 DEMO_ROWS ?= 5000
 DEMO_SNAPSHOT ?= 2026-10-31
 DEMO_TRIALS ?= 10
+DEMO_DRIFT_SNAPSHOT ?= 2026-11-30
+DEMO_DRIFT ?= overtime_surge
 
-.PHONY: help venv deps demo test test-fast lint format bench clean
+.PHONY: help venv deps demo stop test test-fast lint format bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -34,7 +36,16 @@ demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow i
 	$(ATTRITION) train --trials $(DEMO_TRIALS) --promote
 	$(ATTRITION) score --out var/scores.csv
 	$(ATTRITION) model-card > /dev/null
-	@echo "demo: ./var holds a $(DEMO_ROWS)-employee snapshot of $(DEMO_SNAPSHOT), a champion model in MLflow (var/mlflow.db), its scores (var/scores.csv); model card in reports/model_card.md"
+	@echo "== a month later: a $(DEMO_DRIFT) snapshot arrives; the drift check compares it with the champion's data"
+	$(ATTRITION) generate --rows $(DEMO_ROWS) --seed 8 --snapshot-date $(DEMO_DRIFT_SNAPSHOT) --drift $(DEMO_DRIFT) --out var/workforce_$(DEMO_DRIFT_SNAPSHOT).csv
+	$(ATTRITION) ingest var/workforce_$(DEMO_DRIFT_SNAPSHOT).csv
+	@status=0; $(ATTRITION) drift run --fail-on severe || status=$$?; \
+	  if [ $$status -gt 1 ]; then echo "demo: the drift check failed (exit $$status)" >&2; exit $$status; fi
+	@bash scripts/demo-api.sh
+	@echo "demo: ./var holds snapshots $(DEMO_SNAPSHOT) and $(DEMO_DRIFT_SNAPSHOT) ($(DEMO_ROWS) employees each), a champion in MLflow (var/mlflow.db), its scores (var/scores.csv); model card reports/model_card.md; drift reports reports/drift_latest.md and reports/drift_*.html"
+
+stop: ## Stop the demo services started by make demo
+	@bash scripts/demo-api.sh stop
 
 test: venv deps ## Run the test suite (PostgreSQL and MariaDB too, when they answer)
 	@servers=$$($(PY) scripts/db_env.py) && eval "$$servers" && $(PY) -m pytest -q
@@ -54,5 +65,6 @@ format: venv ## Apply ruff fixes and formatting
 bench: venv ## Run the benchmarks (results in benchmarks/results/)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
-clean: ## Remove the demo data, caches and reports (keeps .venv)
+clean: stop ## Stop the demo services; remove the demo data, caches and reports (keeps .venv)
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache reports/*.md reports/*.html reports/*.json
+	cd reference_data && find . -mindepth 1 ! -name README.md -delete

@@ -213,6 +213,25 @@ def test_prediction_and_fairness_shift(
     assert "no outcomes for the current window yet" in result.to_markdown()
 
 
+def test_a_shift_every_group_shares_is_not_a_fairness_shift(
+    reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
+) -> None:
+    ref_p = attrition_probability(ROWS, 101)
+    cur_p = np.clip(attrition_probability(ROWS, 102) + 0.3, 0, 1)  # everyone's risk rises
+    result = run_drift_analysis(
+        reference,
+        current,
+        drift_settings,
+        reference_probabilities=ref_p,
+        current_probabilities=cur_p,
+        threshold=0.5,
+    )
+    assert result.prediction is not None and result.prediction.probabilities_drifted
+    assert result.fairness is not None and not result.fairness.shifted
+    women = next(g for g in result.fairness.groups if g.group == "Female")
+    assert women.difference > 0.1 and abs(women.excess) < 0.05
+
+
 def test_realised_performance_drop_is_severe(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:

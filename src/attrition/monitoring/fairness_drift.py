@@ -7,7 +7,9 @@ rows flagged, probability >= threshold) is compared between the windows with a
 two-proportion chi-square test; BH across all groups at
 ``false_discovery_rate``. A group *shifted* when its change is BH-significant
 AND at least ``min_selection_rate_shift`` in absolute terms (the drift rule,
-applied to groups).
+applied to groups) AND it moved at least that much more than the whole window
+did: when every group's rate rises together (an overtime surge raises everyone's
+risk) that is prediction drift, reported as such, not a fairness shift.
 
 With outcomes, the realised equal opportunity difference (largest gap in
 recall between groups with at least ``MIN_GROUP_POSITIVES`` leavers) is
@@ -50,6 +52,7 @@ class GroupShift:
     reference_rate: float
     current_rate: float
     p_value: float
+    population_difference: float = 0.0  # the whole window's change in selection rate
     p_adjusted: float | None = None
     shifted: bool = False
 
@@ -57,8 +60,13 @@ class GroupShift:
     def difference(self) -> float:
         return self.current_rate - self.reference_rate
 
+    @property
+    def excess(self) -> float:
+        """How much more this group moved than everyone did."""
+        return self.difference - self.population_difference
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "difference": self.difference}
+        return {**asdict(self), "difference": self.difference, "excess": self.excess}
 
 
 @dataclass
@@ -211,7 +219,10 @@ def fairness_drift(
     rejected, adjusted = st.benjamini_hochberg(
         [g.p_value for g in result.groups], monitoring.false_discovery_rate
     )
+    overall = float(cur_flags.mean() - ref_flags.mean()) if ref_flags.size and cur_flags.size else 0.0
+    minimum = monitoring.min_selection_rate_shift
     for group, is_rejected, p_adj in zip(result.groups, rejected, adjusted, strict=True):
         group.p_adjusted = float(p_adj)
-        group.shifted = bool(is_rejected and abs(group.difference) >= monitoring.min_selection_rate_shift)
+        group.population_difference = overall
+        group.shifted = bool(is_rejected and abs(group.difference) >= minimum and abs(group.excess) >= minimum)
     return result
