@@ -187,21 +187,27 @@ def test_importance_weights_fall_back_to_equal() -> None:
     assert weights == {"Education": 0.75, "EducationField": 0.25}
 
 
+def _with_probabilities(
+    reference: pd.DataFrame, current: pd.DataFrame, settings: Settings, current_probabilities: np.ndarray
+) -> DriftResult:
+    """The analysis with the generator's probabilities for the reference and the given current ones."""
+    return run_drift_analysis(
+        reference,
+        current,
+        settings,
+        reference_probabilities=attrition_probability(ROWS, 101),
+        current_probabilities=current_probabilities,
+        threshold=0.5,
+    )
+
+
 def test_prediction_and_fairness_shift(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
-    ref_p = attrition_probability(ROWS, 101)
     cur_p = attrition_probability(ROWS, 102).copy()
     women = (current["Gender"] == "Female").to_numpy()
     cur_p[women] = np.clip(cur_p[women] + 0.35, 0, 1)
-    result = run_drift_analysis(
-        reference,
-        current,
-        drift_settings,
-        reference_probabilities=ref_p,
-        current_probabilities=cur_p,
-        threshold=0.5,
-    )
+    result = _with_probabilities(reference, current, drift_settings, cur_p)
     assert result.prediction is not None and result.prediction.probabilities_drifted
     assert result.prediction.current_mean > result.prediction.reference_mean
     assert result.fairness is not None and result.fairness.shifted
@@ -216,16 +222,8 @@ def test_prediction_and_fairness_shift(
 def test_a_shift_every_group_shares_is_not_a_fairness_shift(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
-    ref_p = attrition_probability(ROWS, 101)
     cur_p = np.clip(attrition_probability(ROWS, 102) + 0.3, 0, 1)  # everyone's risk rises
-    result = run_drift_analysis(
-        reference,
-        current,
-        drift_settings,
-        reference_probabilities=ref_p,
-        current_probabilities=cur_p,
-        threshold=0.5,
-    )
+    result = _with_probabilities(reference, current, drift_settings, cur_p)
     assert result.prediction is not None and result.prediction.probabilities_drifted
     assert result.fairness is not None and not result.fairness.shifted
     women = next(g for g in result.fairness.groups if g.group == "Female")

@@ -145,6 +145,10 @@ def ingest(
 # --- model lifecycle: train, promote, rollback, score, model card ------------------------------
 
 _ACTOR = typer.Option("--actor", help="Who is acting, for the audit trail (default: $USER).")
+_Snapshot = Annotated[
+    datetime | None,
+    typer.Option("--snapshot-date", formats=["%Y-%m-%d"], help="Employees snapshot (default: the latest)."),
+]
 
 
 @app.command("train")
@@ -165,12 +169,7 @@ def train(
     study_name: Annotated[
         str | None, typer.Option("--study-name", help="Optuna study to create or join.")
     ] = None,
-    snapshot_date: Annotated[
-        datetime | None,
-        typer.Option(
-            "--snapshot-date", formats=["%Y-%m-%d"], help="Employees snapshot (default: the latest)."
-        ),
-    ] = None,
+    snapshot_date: _Snapshot = None,
     csv: Annotated[
         Path | None, typer.Option("--csv", dir_okay=False, help="Train on a contract CSV instead.")
     ] = None,
@@ -305,12 +304,7 @@ def rollback_cmd(actor: Annotated[str | None, _ACTOR] = None) -> None:
 
 @app.command("score")
 def score(
-    snapshot_date: Annotated[
-        datetime | None,
-        typer.Option(
-            "--snapshot-date", formats=["%Y-%m-%d"], help="Employees snapshot (default: the latest)."
-        ),
-    ] = None,
+    snapshot_date: _Snapshot = None,
     csv: Annotated[
         Path | None, typer.Option("--csv", dir_okay=False, help="Score a contract CSV instead.")
     ] = None,

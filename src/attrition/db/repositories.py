@@ -196,9 +196,13 @@ def query_predictions(
 
 def get_prediction(engine: sa.Engine, prediction_id: str) -> dict[str, Any] | None:
     """One logged prediction by its public id."""
-    table = _PREDICTIONS
+    return _one(engine, _PREDICTIONS.c.prediction_id, prediction_id)
+
+
+def _one(engine: sa.Engine, key: sa.Column[Any], value: Any) -> dict[str, Any] | None:
+    """The row of ``key``'s table whose ``key`` is ``value``, as a dict, or None."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(table).where(table.c.prediction_id == prediction_id)).first()
+        row = conn.execute(sa.select(key.table).where(key == value)).first()
     return dict(row._mapping) if row else None
 
 
@@ -327,10 +331,7 @@ def _drift_values(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def get_drift_run(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
     """One drift run by its id."""
-    table = _DRIFT_RUNS
-    with engine.connect() as conn:
-        row = conn.execute(sa.select(table).where(table.c.run_id == run_id)).first()
-    return dict(row._mapping) if row else None
+    return _one(engine, _DRIFT_RUNS.c.run_id, run_id)
 
 
 def list_drift_runs(
