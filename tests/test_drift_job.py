@@ -260,3 +260,15 @@ def test_cli_drift_run_and_set_reference(
     refreshed = runner.invoke(app, ["drift", "set-reference"])
     assert refreshed.exit_code == 0, refreshed.output
     assert (Path(env.settings.reference_dir) / "reference.parquet").is_file()
+
+
+def test_unwritable_reports_are_an_error_not_a_lost_verdict(env: ModelEnv, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings = env.settings.model_copy(update={"reports_dir": blocker})
+    current = _csv(tmp_path, "surge.csv", generate_workforce(ROWS, seed=5, drift="overtime_surge"))
+    outcome = run_drift_check(settings, DriftRequest(current_csv=current, html=False))
+    assert outcome.status == "error" and outcome.exit_code == EXIT_ERROR
+    assert "verdict (moderate)" in (outcome.error or "")
+    row = get_drift_run(get_engine(settings.db_url), outcome.run_id)
+    assert row is not None and row["status"] == "error" and "reports could not be written" in row["error"]

@@ -100,7 +100,13 @@ def run_drift_check(settings: Settings, request: DriftRequest | None = None) -> 
         result,
         notes=notes,
     )
-    outcome.reports = _write_reports(settings, outcome, reference, current, request.html)
+    try:
+        outcome.reports = _write_reports(settings, outcome, reference, current, request.html)
+    except OSError as exc:
+        message = (
+            f"the verdict ({result.severity}) was reached but its reports could not be written: {_short(exc)}"
+        )
+        return _failed(settings, run_id, message, engine)
     outcome.notes += _log_to_mlflow(settings, outcome, reference, current)
     outcome.alerts = _alert(settings, outcome)
     if request.retrain_on and result.severity and at_least(result.severity, request.retrain_on):
@@ -263,9 +269,13 @@ def _write_reports(
     if html and outcome.result is not None and reference is not None and current is not None:
         from attrition.monitoring.evidently_report import write_html_report
 
-        paths["html"] = write_html_report(
-            reference.frame, current.frame, outcome.result, stem.with_suffix(".html"), settings.monitoring
-        )
+        try:
+            paths["html"] = write_html_report(
+                reference.frame, current.frame, outcome.result, stem.with_suffix(".html"), settings.monitoring
+            )
+        except Exception as exc:  # Evidently's rendering; the verdict and the other reports stand
+            logger.error("drift run %s: HTML report not written: %s", outcome.run_id, _short(exc))
+            outcome.notes.append(f"HTML report not written: {_short(exc)}")
     for kind in ("json", "markdown"):
         shutil.copyfile(paths[kind], folder / f"drift_latest{paths[kind].suffix}")
     return {kind: str(path) for kind, path in paths.items()}

@@ -1,0 +1,1 @@
+"""Drift-monitoring service (``python -m monitoring``): scheduled drift checks over the ``attrition`` package."""
