@@ -224,5 +224,7 @@ def fairness_drift(
     for group, is_rejected, p_adj in zip(result.groups, rejected, adjusted, strict=True):
         group.p_adjusted = float(p_adj)
         group.population_difference = overall
-        group.shifted = bool(is_rejected and abs(group.difference) >= minimum and abs(group.excess) >= minimum)
+        group.shifted = bool(
+            is_rejected and abs(group.difference) >= minimum and abs(group.excess) >= minimum
+        )
     return result
