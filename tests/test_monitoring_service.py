@@ -269,7 +269,7 @@ def test_the_loop_runs_max_runs_checks_one_interval_apart(
     assert [r["status"] for r in runs] == ["ok", "ok"]
     assert all(r["severity"] in DRIFTED for r in runs)
     gap = runs[1]["started_at"] - runs[0]["started_at"]  # type: ignore[operator]
-    assert gap >= dt.timedelta(seconds=0.5)
+    assert gap >= dt.timedelta(seconds=0.4)  # the rows record their own start, a few ms after the schedule's
 
     lines = _check_lines(caplog)
     assert [r.levelname for r in lines] == ["WARNING", "WARNING"]  # drift at or above --fail-on
