@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -88,8 +88,12 @@ class TrainingSettings(BaseModel):
     max_equal_opportunity_difference: float = 0.10
     max_demographic_parity_difference: float = 0.10
     min_group_size: int = 30
-    # Attributes the gate applies to (None: every protected attribute); the others are audited and reported.
-    fairness_gated_attributes: list[str] | None = None
+    # A gap fails the gate when its one-sided lower bound at this confidence is above the limit
+    # (beyond the holdout's sampling noise); 0 gates the point estimate.
+    fairness_confidence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.95
+    # Attributes the gate applies to (None: every protected attribute); the others are audited and
+    # reported. Age and marital status are genuine drivers of leaving: see configs/training.yaml.
+    fairness_gated_attributes: list[str] | None = Field(default_factory=lambda: [Col.GENDER.value])
     # Promotion gate.
     min_roc_auc: float = 0.70
     max_roc_auc_drop: float = 0.02
@@ -187,7 +191,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATTRITION_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Path("var")
-    config_dir: Path = Path("configs")
     database_url: str | None = None
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_root: str | None = None
@@ -228,17 +231,17 @@ class Settings(BaseSettings):
 
 
 class _YamlDirSource(PydanticBaseSettingsSource):
-    """Reads ``<config_dir>/*.yaml``; the file name is the section it fills."""
+    """Reads ``config_dir()/*.yaml``; the file name is the section it fills."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        config_dir = Path(os.environ.get("ATTRITION_CONFIG_DIR", "configs"))
+        folder = config_dir()
         values: dict[str, Any] = {}
-        if not config_dir.is_dir():
+        if folder is None:
             return values
-        for path in sorted(config_dir.glob("*.yaml")):
+        for path in sorted(folder.glob("*.yaml")):
             content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
             if not isinstance(content, dict):
                 raise ValueError(f"{path}: expected a mapping of settings, got {type(content).__name__}")
@@ -247,6 +250,19 @@ class _YamlDirSource(PydanticBaseSettingsSource):
             else:
                 values[path.stem] = content
         return values
+
+
+def config_dir() -> Path | None:
+    """``ATTRITION_CONFIG_DIR``, else ``./configs``, else this checkout's ``configs/``; None if none exists.
+
+    The checkout's folder makes a command run from another directory behave as it does
+    from the repository root, instead of silently falling back to the code defaults.
+    """
+    given = os.environ.get("ATTRITION_CONFIG_DIR")
+    candidates = (
+        [Path(given)] if given else [Path("configs"), Path(__file__).resolve().parents[2] / "configs"]
+    )
+    return next((c for c in candidates if c.is_dir()), None)
 
 
 @lru_cache(maxsize=1)

@@ -251,8 +251,12 @@ def _fairness_section(card: dict[str, Any]) -> str:
         "",
         f"Fairness gate: **{verdict}** ({limits}).",
         "",
-        "| attribute | demographic parity diff | equal opportunity diff | equalized odds diff | groups (size, selection rate) |",
-        "|---|---|---|---|---|",
+        "A gap fails the gate only when its one-sided lower confidence bound (the confidence above) is"
+        " over its limit, so holdout noise alone does not refuse a model; gated: whether the attribute"
+        " can stop a release (training.fairness_gated_attributes), the others are reported for review.",
+        "",
+        "| attribute | gated | demographic parity diff | equal opportunity diff | equalized odds diff | groups (size, selection rate) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, a in f.get("attributes", {}).items():
         groups = "; ".join(
@@ -260,7 +264,7 @@ def _fairness_section(card: dict[str, Any]) -> str:
             for g in a.get("groups", [])
         )
         lines.append(
-            f"| {name} | {_num(a.get('demographic_parity_difference'))} | "
+            f"| {name} | {'yes' if a.get('gated', True) else 'no'} | {_num(a.get('demographic_parity_difference'))} | "
             f"{_num(a.get('equal_opportunity_difference'))} | {_num(a.get('equalized_odds_difference'))} | {groups} |"
         )
     if f.get("failures"):
