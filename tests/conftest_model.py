@@ -97,7 +97,7 @@ def model_env(tmp_path_factory: pytest.TempPathFactory, workforce: pd.DataFrame)
     settings = make_settings(root)
     upgrade(settings.db_url)
     insert_employees(get_engine(settings.db_url), workforce, "test")
-    result = train_model(workforce.drop(columns="snapshot_date"), settings.training)
+    result = train_model(workforce, settings.training)  # snapshot dates travel into the provenance
     version = registry.log_and_register(result, settings, actor="fixture", source=f"employees@{SNAPSHOT}")
     decision = registry.promote(settings, actor="fixture")
     assert decision.promoted, decision.message()

@@ -164,6 +164,7 @@ def test_reference_data_follows_the_champion(model_env: ModelEnv) -> None:
     assert set(frame["risk_band"]) <= {"low", "medium", "high", "critical"}
     readme = (Path(model_env.settings.reference_dir) / "PROVENANCE.md").read_text()
     assert f"version {model_env.version}" in readme and meta["run_id"] in readme
+    assert meta["snapshot_dates"] == ["2026-10-31"] and "2026-10-31" in readme
 
 
 # --- CLI ------------------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def training_summary(
             "rows_total": len(result.train_frame) + len(result.holdout_frame),
             "attrition_rate_train": float(train_y.mean()) if len(train_y) else None,
             "attrition_rate_holdout": float(holdout_y.mean()) if len(holdout_y) else None,
-            "snapshot_dates": _snapshot_dates(result),
+            "snapshot_dates": result.snapshot_dates,
         },
         "search": {
             "trials": len(result.study.trials),
@@ -737,14 +737,6 @@ def _positive(frame: pd.DataFrame) -> np.ndarray:
     if TARGET not in frame:
         return np.array([], dtype=float)
     return (frame[TARGET].astype(str) == "Yes").to_numpy(dtype=float)
-
-
-def _snapshot_dates(result: TrainingResult) -> list[str]:
-    dates: set[str] = set()
-    for frame in (result.train_frame, result.holdout_frame):
-        if "snapshot_date" in frame:
-            dates.update(str(d) for d in frame["snapshot_date"].dropna().unique())
-    return sorted(dates)
 
 
 def _pinned_requirements() -> list[str]:

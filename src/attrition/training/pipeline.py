@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from attrition.config import TrainingSettings
 from attrition.data.validation import REQUIRED_COLUMNS, SchemaError, validate_frame
 from attrition.model import AttritionModel
-from attrition.schema import ALL_COLUMNS, ATTRITION_NO, ATTRITION_YES, TARGET
+from attrition.schema import ALL_COLUMNS, ATTRITION_NO, ATTRITION_YES, SNAPSHOT_DATE, TARGET
 from attrition.training import plots
 from attrition.training.evaluation import classification_metrics, confusion_counts, evaluate, labels_of
 from attrition.training.explain import Contributions, global_importance
@@ -108,6 +108,13 @@ def check_training_frame(frame: pd.DataFrame, settings: TrainingSettings) -> pd.
     return typed
 
 
+def _snapshot_dates(frame: pd.DataFrame) -> list[str]:
+    """The distinct snapshot dates of the training records (none for a CSV without them)."""
+    if SNAPSHOT_DATE not in frame.columns:
+        return []
+    return sorted({str(d) for d in frame[SNAPSHOT_DATE].dropna().unique()})
+
+
 def data_fingerprint(frame: pd.DataFrame) -> str:
     """SHA-256 of the contract columns' values, in contract column order (row order matters)."""
     columns = [c for c in ALL_COLUMNS if c in frame.columns]
@@ -137,6 +144,7 @@ class TrainingResult:
     holdout_contributions: Contributions
     explained_frame: pd.DataFrame  # the holdout rows behind holdout_contributions
     timings: dict[str, float] = field(default_factory=dict)
+    snapshot_dates: list[str] = field(default_factory=list)  # HRIS snapshots the data came from
 
     def write_artifacts(self, directory: Path) -> list[Path]:
         """Plots (PNG), reports (JSON) and the trial table (CSV) into ``directory``."""
@@ -193,7 +201,9 @@ def train_model(
     """
     data = check_training_frame(frame, settings)
     with threadpool_limits(limits=settings.threads):
-        return _train(data, settings, storage=storage, study_name=study_name, progress=progress)
+        result = _train(data, settings, storage=storage, study_name=study_name, progress=progress)
+    result.snapshot_dates = _snapshot_dates(frame)
+    return result
 
 
 def _train(
