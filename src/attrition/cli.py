@@ -176,9 +176,20 @@ def train(
     promote: Annotated[
         bool, typer.Option("--promote", help="Promote to champion if it passes the gates.")
     ] = False,
+    search_only: Annotated[
+        bool,
+        typer.Option(
+            "--search-only",
+            help="Extra worker of a parallel search (needs --storage): run trials, register nothing.",
+        ),
+    ] = False,
     actor: Annotated[str | None, _ACTOR] = None,
 ) -> None:
     """Search, fit, calibrate and audit a model; log it to MLflow as the challenger.
+
+    Parallel search: start one `attrition train --storage URL` and any number of
+    `attrition train --storage URL --search-only` on the same data; they share the trials
+    and only the first registers a model.
 
     Exit 0: trained (and promoted, with --promote); 1: promotion refused or registry error;
     2: the training data cannot train a model (nothing registered, no alias moved).
@@ -193,7 +204,14 @@ def train(
     overrides = {"trials": trials, "timeout_seconds": timeout, "seed": seed}
     training = settings.training.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     settings = settings.model_copy(update={"training": training})
+    if search_only and (storage is None or promote):
+        raise typer.BadParameter(
+            "needs --storage (the shared study) and no --promote", param_hint="--search-only"
+        )
     frame, source = _training_frame(snapshot_date, csv)
+    if search_only:
+        _search_only(frame, training, storage or "", study_name)
+        return
     try:
         preflight(settings)  # MLflow reachable, audit table there: before the search, not after
     except RegistryError as exc:
@@ -230,6 +248,21 @@ def train(
     typer.echo(f"registered {settings.model_name} version {version} as challenger")
     if promote:
         _promote_and_report(settings, version, actor)
+
+
+def _search_only(frame: Any, training: Any, storage: str, study_name: str | None) -> None:
+    """A worker's share of the trials; the process without --search-only registers the model."""
+    from attrition.training.pipeline import TrainingDataError, search_trials
+
+    try:
+        outcome = search_trials(frame, training, storage=storage, study_name=study_name)
+    except TrainingDataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"study {outcome.study.study_name}: {len(outcome.study.trials)} trials; best so far "
+        f"{outcome.best_family} (CV ROC-AUC {outcome.cv_roc_auc:.4f}); nothing registered (--search-only)"
+    )
 
 
 def _training_frame(snapshot_date: datetime | None, csv: Path | None) -> tuple[Any, str]:

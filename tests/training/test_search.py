@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -131,3 +132,56 @@ def test_two_processes_split_the_trials_of_one_postgres_study(
     assert all(len(o["mine"]) >= 1 for o in outputs), outputs  # both did work
     assert sorted(outputs[0]["mine"] + outputs[1]["mine"]) == sorted(t.number for t in study.trials)
     assert all(o["roc_auc"] > 0.7 for o in outputs)  # each went on to a full, working model
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_cli_search_only_workers_share_the_study_and_one_version_is_registered(
+    optuna_postgres_url: str, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+
+    from attrition.data.generator import generate_workforce, write_csv
+
+    csv = tmp_path / "workforce.csv"
+    write_csv(generate_workforce(800, seed=2), csv)
+    env = {
+        **os.environ,
+        "ATTRITION_DATA_DIR": str(tmp_path / "var"),
+        "ATTRITION_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "ATTRITION_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "ATTRITION_REPORTS_DIR": str(tmp_path / "reports"),
+        "ATTRITION_REFERENCE_DIR": str(tmp_path / "reference_data"),
+        "ATTRITION_TRAINING__FAMILIES": '["hist_gradient_boosting"]',
+        "ATTRITION_TRAINING__CV_FOLDS": "3",
+        "ATTRITION_TRAINING__MIN_ROWS": "100",
+        "ATTRITION_TRAINING__BOOTSTRAP_RESAMPLES": "100",
+    }
+    cli = [sys.executable, "-m", "attrition.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    common = ["train", "--csv", str(csv), "--trials", "12", "--storage", optuna_postgres_url]
+    worker = subprocess.Popen([*cli, *common, "--search-only"], env=env, stdout=subprocess.PIPE, text=True)
+    main = subprocess.Popen([*cli, *common], env=env, stdout=subprocess.PIPE, text=True)
+    worker_out, _ = worker.communicate(timeout=300)
+    main_out, _ = main.communicate(timeout=300)
+    assert (worker.returncode, main.returncode) == (0, 0), (worker_out, main_out)
+    assert "nothing registered (--search-only)" in worker_out
+    assert "registered attrition-classifier version 1 as challenger" in main_out
+
+    [summary] = optuna.get_all_study_summaries(storage=optuna_postgres_url)
+    study = optuna.load_study(study_name=summary.study_name, storage=optuna_postgres_url)
+    assert 12 <= count_finished(study) <= 13
+    workers = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in study.trials}
+    assert {str(worker.pid), str(main.pid)} <= workers  # both ran trials
+    client = MlflowClient(tracking_uri=env["ATTRITION_MLFLOW_TRACKING_URI"])
+    versions = client.search_model_versions("name = 'attrition-classifier'")
+    assert [str(v.version) for v in versions] == ["1"]  # the worker registered nothing
+
+
+def test_search_only_needs_a_storage() -> None:
+    from typer.testing import CliRunner
+
+    from attrition.cli import app
+
+    result = CliRunner().invoke(app, ["train", "--search-only"])
+    assert result.exit_code == 2 and "--storage" in result.output

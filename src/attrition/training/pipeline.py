@@ -30,7 +30,7 @@ from attrition.training.evaluation import classification_metrics, confusion_coun
 from attrition.training.explain import Contributions, global_importance
 from attrition.training.fairness import FairnessReport, fairness_report
 from attrition.training.final import fit_final
-from attrition.training.search import run_search
+from attrition.training.search import SearchOutcome, run_search
 from attrition.training.threshold import ThresholdChoice
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "check_training_frame",
     "evaluate",
     "fairness_report",
+    "search_trials",
     "train_model",
 ]
 
@@ -206,6 +207,51 @@ def train_model(
     return result
 
 
+def search_trials(
+    frame: pd.DataFrame,
+    settings: TrainingSettings,
+    *,
+    storage: str,
+    study_name: str | None = None,
+    progress: Progress | None = None,
+) -> SearchOutcome:
+    """Only the search: run trials of the shared study on ``storage`` and stop.
+
+    The extra workers of a parallel search (``attrition train --search-only``): they
+    split the same trials as ``train_model`` on the same data and seed, and leave
+    the refit, audit and registration to the one process that runs ``train_model``,
+    so the registry gets one version, not one per worker.
+    """
+    data = check_training_frame(frame, settings)
+    train, _, y_train, _ = _split(data, settings)
+    name = study_name or _default_study_name(data_fingerprint(data), settings, storage)
+    with threadpool_limits(limits=settings.threads):
+        return run_search(train, y_train, settings, storage=storage, study_name=name, progress=progress)
+
+
+def _default_study_name(fingerprint: str, settings: TrainingSettings, storage: str | None) -> str | None:
+    """Processes on the same data and seed join the same study (in-memory studies need no name)."""
+    return f"attrition-{fingerprint[:12]}-seed{settings.seed}" if storage else None
+
+
+def _split(
+    data: pd.DataFrame, settings: TrainingSettings
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray]:
+    """The stratified, seeded train / holdout split: the same in every process."""
+    y_all = labels_of(data)
+    train_idx, holdout_idx = train_test_split(
+        np.arange(len(data)), test_size=settings.holdout_fraction, stratify=y_all, random_state=settings.seed
+    )
+    train, holdout = (
+        data.iloc[train_idx].reset_index(drop=True),
+        data.iloc[holdout_idx].reset_index(drop=True),
+    )
+    logger.info(
+        "training on %d rows, holdout %d rows, leaver share %.3f", len(train), len(holdout), y_all.mean()
+    )
+    return train, holdout, y_all[train_idx], y_all[holdout_idx]
+
+
 def _train(
     data: pd.DataFrame,
     settings: TrainingSettings,
@@ -217,20 +263,8 @@ def _train(
     clock = time.perf_counter()
     timings: dict[str, float] = {}
     fingerprint = data_fingerprint(data)
-    y_all = labels_of(data)
-    train_idx, holdout_idx = train_test_split(
-        np.arange(len(data)), test_size=settings.holdout_fraction, stratify=y_all, random_state=settings.seed
-    )
-    train, holdout = (
-        data.iloc[train_idx].reset_index(drop=True),
-        data.iloc[holdout_idx].reset_index(drop=True),
-    )
-    y_train, y_holdout = y_all[train_idx], y_all[holdout_idx]
-    logger.info(
-        "training on %d rows, holdout %d rows, leaver share %.3f", len(train), len(holdout), y_all.mean()
-    )
-
-    name = study_name or (f"attrition-{fingerprint[:12]}-seed{settings.seed}" if storage else None)
+    train, holdout, y_train, y_holdout = _split(data, settings)
+    name = study_name or _default_study_name(fingerprint, settings, storage)
     search = run_search(train, y_train, settings, storage=storage, study_name=name, progress=progress)
     timings["search_seconds"] = time.perf_counter() - clock
     logger.info("best: %s cv_roc_auc=%.4f", search.best_family, search.cv_roc_auc)
