@@ -45,7 +45,7 @@ Errors are JSON: `{"error": "...", "detail": [{"field", "expected", "received"}]
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     serving = settings.serving
-    engine = create_db_engine(settings.db_url)
+    engine = create_db_engine(settings.db_url, connect_timeout=settings.database_connect_timeout_seconds)
     log = PredictionLog(
         engine,
         max_entries=serving.log_queue_max,
@@ -62,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         holder=holder,
         log=log,
         metrics=metrics,
-        keys=KeyVerifier(engine, serving.api_key_cache_seconds),
+        keys=KeyVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
         limiter=RateLimiter(serving.rate_limit_per_minute),
     )
     poller = asyncio.create_task(holder.poll_forever()) if serving.reload_interval_seconds > 0 else None
@@ -74,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
         await asyncio.to_thread(log.close)
+        app.state.ctx.keys.close()
         engine.dispose()
 
 
@@ -88,8 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics = ApiMetrics()
-    errors.install(app)
-    # The last added runs first: metrics (and request id) -> CORS (so 413/415 carry CORS headers) -> limits.
+    errors.install(app)  # also the innermost middleware: an unexpected exception -> JSON 500, not re-raised
+    # The last added runs first: metrics (and request id) -> CORS (so 413/415/500 carry CORS headers)
+    # -> limits -> the unexpected-error guard.
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.serving.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,

@@ -5,7 +5,12 @@ answer is cached for ``serving.api_key_cache_seconds`` (default 5 s): a revoked
 key stops working within that time in every running process, and a request
 does not pay a database round trip. When the database cannot be reached, a key
 verified before keeps working (stale cache entry) so predictions continue; an
-unknown key then gets 503.
+unknown key then gets 503. A lookup waits at most ``db_timeout_seconds`` (the
+database connect timeout) for the database, whatever the database does (refuses,
+times out, or accepts and never answers): a key with a stale entry is then served
+from it, and the lookup still running in the background refreshes the entry when
+it returns. One lookup per key is in flight at a time, so a silent database does
+not pile up threads.
 
 Rate limit: a token bucket per key, ``serving.rate_limit_per_minute`` tokens
 refilled evenly over a minute, burst up to the same number. It lives in the
@@ -17,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -26,6 +32,7 @@ from attrition.keys import hash_key, prefix_of, role_allows, verify_key
 
 API_KEY_HEADER = "X-API-Key"
 _MAX_CACHED = 10_000
+_LOOKUP_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -43,11 +50,14 @@ def _unauthorized(message: str) -> ApiError:
 class KeyVerifier:
     """Key -> Caller, cached; see the module docstring for the cache and outage rules."""
 
-    def __init__(self, engine: sa.Engine, ttl_seconds: float) -> None:
+    def __init__(self, engine: sa.Engine, ttl_seconds: float, db_timeout_seconds: float = 5.0) -> None:
         self.engine = engine
         self.ttl = ttl_seconds
+        self.db_timeout = db_timeout_seconds
         self._cache: dict[str, tuple[Caller | None, float]] = {}
         self._lock = threading.Lock()
+        self._inflight: dict[str, Future[Caller | None]] = {}
+        self._executor = ThreadPoolExecutor(max_workers=_LOOKUP_THREADS, thread_name_prefix="api-key-lookup")
 
     def cached(self, key: str) -> tuple[bool, Caller | None]:
         """(fresh hit, caller) from the cache without touching the database."""
@@ -57,27 +67,50 @@ class KeyVerifier:
         return False, None
 
     def lookup(self, key: str) -> Caller | None:
-        """Verify against the database (blocking); falls back to a stale entry when it is down."""
+        """Verify against the database (blocking, at most ``db_timeout`` s); a stale entry when it fails."""
         digest = hash_key(key)
         try:
-            info = verify_key(self.engine, key)
-        except sa.exc.SQLAlchemyError:
+            return self._verify(key, digest).result(timeout=self.db_timeout)
+        except (sa.exc.SQLAlchemyError, TimeoutError):
             stale = self._cache.get(digest)
             if stale is not None and stale[0] is not None:
                 return stale[0]
             raise ApiError(
                 503, "cannot verify the API key: the app database is unreachable; retry shortly"
             ) from None
-        caller = Caller(info.name, info.role) if info else None
+
+    def _verify(self, key: str, digest: str) -> Future[Caller | None]:
+        """The database lookup of ``key``: the one in flight, or a new one."""
         with self._lock:
-            if len(self._cache) >= _MAX_CACHED:
-                self._cache.clear()
-            self._cache[digest] = (caller, time.monotonic())
-        return caller
+            future = self._inflight.get(digest)
+            if future is None:
+                try:
+                    future = self._executor.submit(self._verify_now, key, digest)
+                except RuntimeError:  # closed at shutdown: answer as if the database were down
+                    raise TimeoutError from None
+                self._inflight[digest] = future
+            return future
+
+    def _verify_now(self, key: str, digest: str) -> Caller | None:
+        try:
+            info = verify_key(self.engine, key)
+            caller = Caller(info.name, info.role) if info else None
+            with self._lock:
+                if len(self._cache) >= _MAX_CACHED:
+                    self._cache.clear()
+                self._cache[digest] = (caller, time.monotonic())
+            return caller
+        finally:
+            with self._lock:
+                self._inflight.pop(digest, None)
 
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def close(self) -> None:
+        """Stop the lookup threads (a lookup stuck on the database ends at its connect timeout)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def check_key(key: str | None) -> str:

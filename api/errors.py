@@ -5,6 +5,12 @@ HTTP errors keep their status and headers (``Retry-After``, ``WWW-Authenticate``
 anything unexpected becomes a 500 that names the request id and nothing else:
 the traceback goes to the server log, without the exception message (which
 could quote an employee attribute).
+
+The 500 is answered by ``UnexpectedErrorMiddleware`` (pure ASGI, just outside
+the routes) and the exception stops there. A handler registered for
+``Exception`` would not do: Starlette calls it from its outermost middleware and
+then re-raises, and the server logs "Exception in ASGI application" with the
+full message.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import ErrorResponse, FieldIssue
 
@@ -71,6 +78,9 @@ def validation_issues(errors: Sequence[Mapping[str, Any]]) -> list[FieldIssue]:
         if error.get("type") == "cross_field":
             issues.extend(FieldIssue(index=index, **issue) for issue in error["ctx"]["issues"])
             continue
+        if error.get("type") == "json_invalid":  # the location is a character offset, not a field
+            issues.append(FieldIssue(field=None, **_expected_received(error)))
+            continue
         field = ".".join(str(part) for part in loc) or None
         issues.append(FieldIssue(field=field, index=index, **_expected_received(error)))
     return issues
@@ -86,8 +96,16 @@ def _expected_received(error: Mapping[str, Any]) -> dict[str, Any]:
             "received": _clip(error.get("input")),
         }
     if kind == "json_invalid":
-        return {"expected": "valid JSON", "received": str(error.get("ctx", {}).get("error", ""))}
+        return {"expected": "valid JSON", "received": _json_problem(error)}
     return {"expected": message, "received": _clip(error.get("input"))}
+
+
+def _json_problem(error: Mapping[str, Any]) -> str:
+    """``the body is not valid JSON at character 9: Expecting ',' delimiter``."""
+    reason = str((error.get("ctx") or {}).get("error") or error.get("msg") or "decode error")
+    offsets = [part for part in error.get("loc", ()) if isinstance(part, int)]
+    at = f" at character {offsets[-1]}" if offsets else ""
+    return f"the body is not valid JSON{at}: {reason}"
 
 
 def _clip(value: Any) -> Any:
@@ -107,6 +125,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             request, 422, _EMPTY_BODY, [FieldIssue(expected="a JSON object", received=None)]
         )
+    invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if invalid_json is not None:
+        return error_response(request, 422, _json_problem(invalid_json), validation_issues([invalid_json]))
     issues = validation_issues(errors)
     fields = sorted({i.field for i in issues if i.field})
     where = f" in {', '.join(fields[:10])}" if fields else ""
@@ -134,7 +155,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, exc.status_code, message, headers=exc.headers)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+def _log_unexpected(request: Request, exc: BaseException) -> None:
+    """The exception's type and frames, never its message (it could quote an employee attribute)."""
     frames = "".join(traceback.format_tb(exc.__traceback__))
     logger.error(
         "unhandled %s on %s %s (request %s)\n%s",
@@ -144,13 +166,62 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id(request),
         frames,
     )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    _log_unexpected(request, exc)
     message = f"internal error (request id {request_id(request)}); the server log has the details"
     return error_response(request, 500, message)
 
 
+async def answer_unexpected(
+    scope: Scope, receive: Receive, send: Send, exc: Exception, started: bool
+) -> None:
+    """Log ``exc`` (frames only) and answer the JSON 500, unless the response has already started.
+
+    When it has, nothing more can be sent: returning lets the server close the connection.
+    """
+    request = Request(scope)
+    if started:
+        _log_unexpected(request, exc)
+        return
+    response = await _on_unexpected(request, exc)
+    await response(scope, receive, send)
+
+
+class UnexpectedErrorMiddleware:
+    """Pure ASGI: an exception no handler took becomes the JSON 500 here and is not re-raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            await answer_unexpected(scope, receive, send, exc, started)
+
+
 def install(app: FastAPI) -> None:
-    """Register the JSON error handlers on ``app``."""
+    """Register the JSON error handlers on ``app`` and add the unexpected-error middleware.
+
+    Call it before adding other middleware: it must be the innermost, so the 500 it
+    answers passes through CORS and the request metrics like any other response.
+    """
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(HTTPException, _on_http)
+    # Only reached if an exception escapes every middleware (a bug in one of them).
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(UnexpectedErrorMiddleware)

@@ -11,6 +11,7 @@ scrape them per process or run one worker per container.
 * ``attrition_api_model_info{model_name,model_version}`` (1 for the loaded one),
   ``attrition_api_model_loaded``, ``attrition_api_fast_path``,
   ``attrition_api_registry_up`` (last alias poll reached MLflow),
+  ``attrition_api_model_stale`` (serving an older version: the champion failed to load),
   ``attrition_api_model_reloads_total{result}``.
 * ``attrition_api_prediction_log_depth``, ``..._dropped_total``,
   ``..._written_total``, ``..._rejected_total``, ``..._db_up``.
@@ -27,6 +28,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import answer_unexpected
 
 if TYPE_CHECKING:
     from api.lifecycle import ModelHolder
@@ -106,6 +109,11 @@ class _StateCollector(Collector):
             "1 when the last poll of the champion alias reached the registry",
             value=float(holder.registry_ok),
         )
+        yield GaugeMetricFamily(
+            "attrition_api_model_stale",
+            "1 while the served version is not the champion (the champion failed to load)",
+            value=float(holder.stale),
+        )
         reloads = CounterMetricFamily(
             "attrition_api_model_reloads", "Model (re)loads by result", labels=["result"]
         )
@@ -135,7 +143,12 @@ class _StateCollector(Collector):
 
 
 class RequestMetricsMiddleware:
-    """Pure ASGI middleware: request id, request count and latency by route template."""
+    """Pure ASGI middleware: request id, request count and latency by route template.
+
+    The outermost of the app's middleware, so it also answers (JSON 500) an exception
+    that escaped the others: nothing reaches Starlette's error middleware, which
+    would re-raise it to the server.
+    """
 
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
@@ -148,17 +161,20 @@ class RequestMetricsMiddleware:
         start = time.perf_counter()
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         scope["request_id"] = request_id
-        status = 500
+        status, started = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # escaped a middleware (routes' errors are answered further in)
+            status = 500
+            await answer_unexpected(scope, receive, send_with_id, exc, started)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

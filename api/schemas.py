@@ -40,6 +40,82 @@ DriftRunStatus = Literal[DRIFT_RUN_STATUSES]  # type: ignore[valid-type]
 #: The example sent to and shown by clients: the contract's example, minus the outcome.
 EXAMPLE_REQUEST: dict[str, str | int] = {k: v for k, v in EXAMPLE_RECORD.items() if k != TARGET}
 
+# --- OpenAPI examples of the responses (tests validate each against its model) ------------------
+
+_PREDICTION_ID = "0b7a6f9e-6a0c-4b9b-9d53-2f0a4d1c2b11"
+_MODEL = {"model_name": "attrition-classifier", "model_version": "3"}
+_SCORE: dict[str, Any] = {"probability": 0.62, "label": True, "threshold": 0.31, "risk_band": "high"}
+_FACTORS: list[dict[str, Any]] = [
+    {
+        "feature": "OverTime",
+        "value": EXAMPLE_REQUEST["OverTime"],
+        "contribution": 0.12,
+        "direction": "raises",
+    },
+    {
+        "feature": "MonthlyIncome",
+        "value": EXAMPLE_REQUEST["MonthlyIncome"],
+        "contribution": -0.04,
+        "direction": "lowers",
+    },
+]
+EXAMPLE_PREDICTION: dict[str, Any] = {
+    "prediction_id": _PREDICTION_ID,
+    "employee_number": EXAMPLE_REQUEST[ID_COLUMN],
+    **_SCORE,
+    **_MODEL,
+    "warnings": [],
+    "factors": _FACTORS,
+}
+_LOGGED_PREDICTION: dict[str, Any] = {
+    "prediction_id": _PREDICTION_ID,
+    "created_at": "2026-03-02T09:15:27.412Z",
+    "employee_number": EXAMPLE_REQUEST[ID_COLUMN],
+    **_MODEL,
+    **_SCORE,
+    "source": "api",
+    "inputs": EXAMPLE_REQUEST,
+    "top_factors": _FACTORS,
+}
+_MODEL_INFO: dict[str, Any] = {
+    **_MODEL,
+    "run_id": "5c1f0e2d9a8b4c7e9f6a3b2d1e0c9f8a",
+    "trained_at": "2026-02-27T18:04:11Z",
+    "family": "logistic_regression",
+    "metrics": {"roc_auc": 0.83, "average_precision": 0.55, "recall": 0.71, "precision": 0.42, "brier": 0.11},
+    "threshold": 0.31,
+    "threshold_rule": "max_f1",
+    "risk_bands": {"medium": 0.25, "high": 0.5, "critical": 0.75},
+    "fairness_passed": True,
+    "input_columns": ["Age", "BusinessTravel", "..."],
+    "protected_attributes": ["Gender"],
+    "protected_excluded": True,
+    "data_fingerprint": "9f2c4e1a",
+    "training_rows": 1470,
+}
+_DRIFT_RUN: dict[str, Any] = {
+    "run_id": "5f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e",
+    "started_at": "2026-03-01T02:00:00Z",
+    "finished_at": "2026-03-01T02:00:41Z",
+    "status": "ok",
+    "severity": "moderate",
+    "reference_description": "reference_data/baseline.parquet (1,470 rows)",
+    "current_description": "predictions 2026-01-30 to 2026-03-01 (2,114 rows)",
+    "reference_rows": 1470,
+    "current_rows": 2114,
+    "model_version": "3",
+    "drifted_features": ["MonthlyIncome", "OverTime"],
+    "reasons": ["2 features drifted: MonthlyIncome, OverTime"],
+    "message": "moderate drift: 2 of 30 features drifted",
+    "report_path": "reports/drift/2026-03-01T020000Z.html",
+    "retrain": None,
+    "error": None,
+}
+
+
+def _examples(*examples: Mapping[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [dict(e) for e in examples]})
+
 
 class FieldIssue(BaseModel):
     """One problem with one field: which, what was expected, what came."""
@@ -152,7 +228,10 @@ def record_warnings(record: Mapping[str, Any]) -> list[FieldIssue]:
 class BatchPredictionRequest(BaseModel):
     """Several records in one call (at most ``serving.max_batch_records``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"records": [EXAMPLE_REQUEST, {**EXAMPLE_REQUEST, ID_COLUMN: 2}]}]},
+    )
     records: list[PredictionRequest] = Field(  # type: ignore[valid-type]
         min_length=1, examples=[[EXAMPLE_REQUEST, {**EXAMPLE_REQUEST, ID_COLUMN: 2, "OverTime": "No"}]]
     )
@@ -171,6 +250,9 @@ class Factor(BaseModel):
 
 
 class PredictionResponse(BaseModel):
+    """One prediction (``factors`` only with ``?explain=true``)."""
+
+    model_config = _examples(EXAMPLE_PREDICTION)
     prediction_id: str = Field(examples=["0b7a6f9e-6a0c-4b9b-9d53-2f0a4d1c2b11"])
     employee_number: int = Field(examples=[1])
     probability: float = Field(
@@ -186,6 +268,25 @@ class PredictionResponse(BaseModel):
 
 
 class BatchPredictionResponse(BaseModel):
+    model_config = _examples(
+        {
+            **_MODEL,
+            "count": 2,
+            "predictions": [
+                {**EXAMPLE_PREDICTION, "factors": None},
+                {
+                    **EXAMPLE_PREDICTION,
+                    "prediction_id": "6d2e1c0b-9a8f-4e7d-b6c5-a4b3c2d1e0f9",
+                    "employee_number": 2,
+                    "probability": 0.18,
+                    "label": False,
+                    "risk_band": "low",
+                    "factors": None,
+                },
+            ],
+        }
+    )
+
     model_name: str
     model_version: str
     count: int
@@ -196,6 +297,19 @@ class BatchPredictionResponse(BaseModel):
 
 
 class ColumnInfo(BaseModel):
+    model_config = _examples(
+        {
+            "name": "Age",
+            "kind": "integer",
+            "description": "Age in years",
+            "minimum": 14,
+            "maximum": 100,
+            "typical_minimum": 18,
+            "typical_maximum": 60,
+            "required": True,
+        }
+    )
+
     name: str
     kind: str
     description: str
@@ -226,6 +340,34 @@ def input_schema() -> list[ColumnInfo]:
 
 
 class ModelResponse(BaseModel):
+    model_config = _examples(
+        {
+            **_MODEL,
+            "loaded_at": "2026-03-02T08:00:03Z",
+            "fast_path": True,
+            "info": _MODEL_INFO,
+            "input_schema": [
+                {
+                    "name": "Age",
+                    "kind": "integer",
+                    "description": "Age in years",
+                    "minimum": 14,
+                    "maximum": 100,
+                    "typical_minimum": 18,
+                    "typical_maximum": 60,
+                    "required": True,
+                },
+                {
+                    "name": "OverTime",
+                    "kind": "categorical",
+                    "description": "Works overtime",
+                    "categories": ["No", "Yes"],
+                    "required": True,
+                },
+            ],
+        }
+    )
+
     model_name: str
     model_version: str
     loaded_at: dt.datetime
@@ -237,6 +379,8 @@ class ModelResponse(BaseModel):
 
 
 class LoggedPrediction(BaseModel):
+    model_config = _examples(_LOGGED_PREDICTION)
+
     prediction_id: str
     created_at: dt.datetime = Field(description="When it was predicted (UTC)")
     employee_number: int | None
@@ -258,6 +402,8 @@ class LoggedPrediction(BaseModel):
 
 
 class PredictionPage(BaseModel):
+    model_config = _examples({"items": [_LOGGED_PREDICTION], "total": 1, "limit": 100, "offset": 0})
+
     items: list[LoggedPrediction]
     total: int
     limit: int
@@ -286,6 +432,16 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    model_config = _examples(
+        {
+            "outcome_id": 17,
+            "employee_number": EXAMPLE_REQUEST[ID_COLUMN],
+            "prediction_id": _PREDICTION_ID,
+            "left": True,
+            "outcome_date": "2026-03-31",
+        }
+    )
+
     outcome_id: int
     employee_number: int
     prediction_id: str | None
@@ -294,17 +450,38 @@ class FeedbackResponse(BaseModel):
 
 
 class ReloadResponse(BaseModel):
+    model_config = _examples({"previous_version": "2", "model_version": "3", "changed": True})
+
     previous_version: str | None
     model_version: str
     changed: bool
 
 
 class Check(BaseModel):
+    model_config = _examples({"ok": True, "detail": "app database reachable"})
+
     ok: bool
     detail: str
 
 
 class ReadyResponse(BaseModel):
+    model_config = _examples(
+        {
+            "status": "degraded",
+            "checks": {
+                "model": {"ok": True, "detail": "serving attrition-classifier version 2"},
+                "champion": {
+                    "ok": False,
+                    "detail": "serving version 2, but the champion is version 3: loading version 3 failed: "
+                    "OSError: model artifacts not found; next attempt in 60 s, or now with POST /v1/admin/reload",
+                },
+                "database": {"ok": True, "detail": "app database reachable"},
+                "registry": {"ok": True, "detail": "champion alias readable"},
+                "prediction_log": {"ok": True, "detail": "0 entries waiting"},
+            },
+        }
+    )
+
     status: Literal["ready", "degraded", "not_ready"]
     checks: dict[str, Check]
 
@@ -314,6 +491,8 @@ class ReadyResponse(BaseModel):
 
 class DriftRunSummary(BaseModel):
     """One drift check without its per-feature results (``GET /v1/drift/runs/{run_id}`` has them)."""
+
+    model_config = _examples(_DRIFT_RUN)
 
     run_id: str = Field(examples=["5f1c2d3e-4b5a-4c6d-8e7f-901a2b3c4d5e"])
     started_at: dt.datetime = Field(description="When the run started (UTC)")
@@ -393,10 +572,31 @@ class DriftResults(BaseModel):
 class DriftRunDetail(DriftRunSummary):
     """One drift check in full."""
 
+    model_config = _examples(
+        {
+            **_DRIFT_RUN,
+            "results": {
+                "status": "ok",
+                "severity": "moderate",
+                "reference_rows": 1470,
+                "current_rows": 2114,
+                "message": "moderate drift: 2 of 30 features drifted",
+                "reasons": ["2 features drifted: MonthlyIncome, OverTime"],
+                "drifted_features": ["MonthlyIncome", "OverTime"],
+                "drifted_share": 0.067,
+                "features": [
+                    {"column": "MonthlyIncome", "test": "ks", "p_value": 0.0004, "psi": 0.14, "drifted": True}
+                ],
+            },
+        }
+    )
+
     results: DriftResults | None = Field(None, description="Null while running or when the job failed early")
 
 
 class DriftRunPage(BaseModel):
+    model_config = _examples({"items": [_DRIFT_RUN], "total": 1, "limit": 20, "offset": 0})
+
     items: list[DriftRunSummary]
     total: int
     limit: int

@@ -30,7 +30,8 @@ async def reload_model(caller: Admin, ctx: Context) -> ReloadResponse:
     if version is None:
         current = ctx.holder.current
         kept = f" Still serving version {current.version}." if current else ""
-        raise ApiError(503, f"reload failed: {ctx.holder.registry_error or ctx.holder.problem}.{kept}")
+        reason = ctx.holder.last_error or ctx.holder.registry_error or ctx.holder.problem
+        raise ApiError(503, f"reload failed: {str(reason).rstrip('.')}.{kept}")
     try:
         detail = {"previous_version": previous, "model_version": version}
         await run_in_threadpool(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from api.deps import Context
+from api.lifecycle import ModelHolder
 from api.schemas import Check, ReadyResponse
 from attrition.db.models import Prediction
 
@@ -18,7 +20,11 @@ router = APIRouter(tags=["operations"])
 _DB_TIMEOUT = 3.0
 
 
-@router.get("/health", summary="Liveness")
+@router.get(
+    "/health",
+    summary="Liveness",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 async def health() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
@@ -42,6 +48,30 @@ async def _database_check(ctx: Context) -> Check:
     return Check(ok=True, detail="app database reachable")
 
 
+def _champion_check(holder: ModelHolder, interval: float) -> Check:
+    """Is the served version the champion? Not when the champion failed to load (the old one serves on)."""
+    current, champion = holder.current, holder.champion
+    if current is None:
+        if champion is None:
+            return Check(ok=False, detail=f"no champion served: {holder.problem}")
+        return Check(ok=False, detail=f"champion version {champion} not loaded: {holder.last_error}")
+    if holder.stale:
+        if holder.retry_at is not None and interval > 0:
+            wait = max(0.0, holder.retry_at - time.monotonic())
+            retry = f"next attempt in {wait:.0f} s, or now with POST /v1/admin/reload"
+        else:
+            retry = "retry with POST /v1/admin/reload"
+        return Check(
+            ok=False,
+            detail=f"serving version {current.version}, but the champion is version {champion}: "
+            f"{holder.last_error}; {retry}",
+        )
+    if champion is None:
+        unread = "could not be read" if not holder.registry_ok else "is not set"
+        return Check(ok=True, detail=f"serving version {current.version}; the champion alias {unread}")
+    return Check(ok=True, detail=f"serving the champion, version {current.version}")
+
+
 @router.get(
     "/ready",
     response_model=ReadyResponse,
@@ -49,7 +79,11 @@ async def _database_check(ctx: Context) -> Check:
     responses={503: {"model": ReadyResponse, "description": "Not ready; the failing check says why"}},
 )
 async def ready(ctx: Context) -> Any:
-    """200 when a model is loaded and the database answers (``degraded`` if MLflow is unreachable); else 503."""
+    """200 when a model is loaded and the database answers; else 503.
+
+    ``degraded`` (still 200): MLflow unreachable, prediction log writes failing, or the
+    version served is not the champion (the champion failed to load; ``champion`` says why).
+    """
     holder, log = ctx.holder, ctx.log
     current = holder.current
     model = (
@@ -67,8 +101,10 @@ async def ready(ctx: Context) -> Any:
         detail=f"{pending} entries waiting"
         + ("" if log.stats.db_available else f"; writes failing: {log.stats.last_error}"),
     )
+    champion = _champion_check(holder, ctx.settings.serving.reload_interval_seconds)
     checks = {
         "model": model,
+        "champion": champion,
         "database": await _database_check(ctx),
         "registry": registry,
         "prediction_log": log_check,
@@ -76,7 +112,7 @@ async def ready(ctx: Context) -> Any:
     status: Literal["ready", "degraded", "not_ready"]
     if not (model.ok and checks["database"].ok):
         status, code = "not_ready", 503
-    elif not (registry.ok and log_check.ok):
+    elif not (registry.ok and log_check.ok and champion.ok):
         status, code = "degraded", 200
     else:
         status, code = "ready", 200

@@ -192,6 +192,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("var")
     database_url: str | None = None
+    # Seconds to wait for a database server to accept a connection (or for a free pooled one).
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_root: str | None = None
     model_name: str = MODEL_NAME
