@@ -61,6 +61,7 @@ def test_a_champion_that_fails_to_load_is_reported_and_the_old_version_serves_on
     assert message.startswith("reload failed: loading version 2 failed: ")
     assert "None" not in message and "Still serving version 1." in message
     assert holder.last_error and holder.last_error in message  # the load error itself, not a placeholder
+    assert "version 2 (champion) could not be loaded" in message and "attrition rollback" in message
 
     ready = api.client.get("/ready")
     assert ready.status_code == 200, ready.text

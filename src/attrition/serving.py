@@ -73,7 +73,12 @@ class Predictor:
         except registry.RegistryError as exc:
             raise ModelNotAvailable(str(exc)) from exc
         except (MlflowException, OSError) as exc:
-            raise _unreachable(settings, exc) from exc
+            # The registry answered (the alias resolved): it is this version that cannot be read.
+            raise ModelNotAvailable(
+                f"{settings.model_name} version {version} ({CHAMPION}) could not be loaded: "
+                f"{str(exc).splitlines()[0][:200]}. Its artifacts may be missing or unreadable; "
+                "roll back (`attrition rollback`) or promote a working version."
+            ) from exc
         logger.info("loaded %s version %s (%s)", settings.model_name, version, CHAMPION)
         return cls(
             settings.model_name, version, model, model_info(settings.model_name, version, model, summary)
