@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from attrition.cli import app
 from attrition.config import Settings
-from attrition.data.ingest import REPORT_COLUMNS, IngestError, ingest_csv
+from attrition.data.ingest import REPORT_COLUMNS, IngestError, ingest_csv, summary_lines
 from attrition.db.engine import create_db_engine
 from attrition.db.models import employees
 from attrition.db.repositories import load_employees
@@ -296,3 +296,156 @@ def test_cli_exit_codes(settings: Settings, tmp_path: Path) -> None:
     engine = create_db_engine(settings.db_url)
     stored = pd.read_sql(sa.select(employees.c.EmployeeNumber), engine)["EmployeeNumber"]
     assert sorted(stored) == [1, 2, 3]
+
+
+def _lines(numbers: range | list[int]) -> list[str]:
+    return [",".join(_row(n)[c] for c in ALL_COLUMNS) for n in numbers]
+
+
+@pytest.mark.parametrize("chunk_rows", [3, 50_000])
+def test_unterminated_quote_keeps_rows_before_and_resumes_after(
+    db_url: str, tmp_path: Path, chunk_rows: int
+) -> None:
+    engine = create_db_engine(db_url)
+    after = _lines(range(20, 26))
+    after[2] = after[2].replace(",Female,", ",F,")  # line 12: a bad row after the bad line
+    lines = [",".join(ALL_COLUMNS), *_lines(range(1, 8)), '"unterminated,1,2', *after]
+    path = tmp_path / "quote.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = ingest_csv(path, engine, DAY, chunk_rows=chunk_rows)
+
+    issues = _report(report.issues_path)
+    assert [(i["row"], i["column"], i["severity"]) for i in issues] == [
+        ("9", "", "error"),
+        ("12", "Gender", "error"),
+    ]
+    assert issues[0]["reason"].startswith(
+        "malformed CSV: a quoted value opens on this line and is never closed"
+    )
+    assert "reading resumed on the next line" in issues[0]["reason"]
+    assert (report.rows_read, report.stored, report.rejected_rows, report.unread_from) == (14, 12, 2, None)
+    assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3, 4, 5, 6, 7, 20, 21, 23, 24, 25]
+
+
+@pytest.mark.parametrize(("where", "bad_line"), [("first", 2), ("last", 5)])
+def test_unterminated_quote_on_first_or_last_data_line(
+    sqlite_url: str, tmp_path: Path, where: str, bad_line: int
+) -> None:
+    engine = create_db_engine(sqlite_url)
+    good = _lines(range(1, 4))
+    lines = [",".join(ALL_COLUMNS), *(['"bad', *good] if where == "first" else [*good, '"bad,1'])]
+    path = tmp_path / "edge.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = ingest_csv(path, engine, DAY, chunk_rows=2)
+
+    assert [int(i["row"]) for i in _report(report.issues_path)] == [bad_line]
+    assert (report.rows_read, report.stored, report.rejected_rows) == (4, 3, 1)
+    assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3]
+
+
+def test_unterminated_quote_without_resync_reports_the_unread_rest(sqlite_url: str, tmp_path: Path) -> None:
+    """A value larger than the csv module reads stops the resync scan: the rest is reported unread."""
+    engine = create_db_engine(sqlite_url)
+    big = _lines([5])[0].replace(",Single,", ',"' + "x" * 200_000 + '",')  # line 6: rejected, complete
+    lines = [",".join(ALL_COLUMNS), *_lines(range(1, 5)), big, *_lines([6]), '"bad', *_lines([7, 8])]
+    path = tmp_path / "stuck.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = ingest_csv(path, engine, DAY, chunk_rows=4)
+
+    # pandas reads the report: its line 6 value is too large for the csv module too
+    report_rows = pd.read_csv(report.issues_path, dtype=str, keep_default_na=False).to_dict("records")
+    issues = {int(i["row"]): i for i in report_rows}
+    assert sorted(issues) == [6, 8]
+    assert issues[8]["reason"].endswith("the rest of the file from line 8 was not read")
+    assert (report.stored, report.rejected_rows, report.unread_from) == (5, 2, 8)
+    assert "malformed CSV: the rest of the file from line 8 was not read" in summary_lines(report)
+    assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3, 4, 6]
+
+
+def test_reingest_with_changed_values_warns_and_replace_overwrites(db_url: str, tmp_path: Path) -> None:
+    engine = create_db_engine(db_url)
+    _write(tmp_path / "mar.csv", [_row(n) for n in range(1, 9)])
+    assert ingest_csv(tmp_path / "mar.csv", engine, DAY).stored == 8
+    many = {
+        "DailyRate": "500",
+        "HourlyRate": "50",
+        "MonthlyRate": "9000",
+        "Education": "4",
+        "DistanceFromHome": "9",
+    }
+    corrected = [_row(n) for n in range(1, 9)]
+    corrected[2] = _row(3, MonthlyIncome="6100")  # line 4
+    corrected[4] = _row(5, **many)  # line 6: five columns changed
+    path = _write(tmp_path / "mar_fixed.csv", corrected)
+
+    kept = ingest_csv(path, engine, DAY, chunk_rows=3)
+
+    assert (kept.stored, kept.already_present, kept.differing, kept.replaced, kept.rejected_rows) == (
+        0,
+        6,
+        2,
+        0,
+        0,
+    )
+    issues = _report(kept.issues_path)
+    assert [(i["row"], i["column"], i["severity"]) for i in issues] == [
+        ("4", "MonthlyIncome", "warning"),
+        ("6", "DailyRate", "warning"),
+    ]
+    assert "MonthlyIncome (stored 5993, file 6100)" in issues[0]["reason"]
+    assert "re-ingest with --replace to overwrite" in issues[0]["reason"]
+    assert issues[1]["reason"].count("(stored ") == 3 and "and 2 more" in issues[1]["reason"]
+    assert (
+        "2 rows differ from the stored snapshot; stored values kept — re-ingest with --replace to overwrite"
+        in summary_lines(kept)
+    )
+    stored = load_employees(engine, DAY).set_index("EmployeeNumber")
+    assert stored.loc[3, "MonthlyIncome"] == 5993 and stored.loc[5, "DailyRate"] == int(
+        EXAMPLE_RECORD["DailyRate"]
+    )
+
+    replaced = ingest_csv(path, engine, DAY, replace=True)
+
+    assert (replaced.stored, replaced.already_present, replaced.differing, replaced.replaced) == (0, 6, 0, 2)
+    assert "the stored row was replaced" in _report(replaced.issues_path)[0]["reason"]
+    stored = load_employees(engine, DAY).set_index("EmployeeNumber")
+    assert stored.loc[3, "MonthlyIncome"] == 6100
+    assert {c: str(stored.loc[5, c]) for c in many} == many
+    assert stored.loc[4, "MonthlyIncome"] == 5993  # identical rows untouched
+    with engine.connect() as conn:
+        sources = dict(conn.execute(sa.select(employees.c.EmployeeNumber, employees.c.source)).all())
+    assert sources[3] == sources[5] == "mar_fixed.csv" and sources[4] == "mar.csv"
+    assert _count(engine) == 8
+
+    again = ingest_csv(path, engine, DAY, replace=True)
+    assert (again.already_present, again.differing, again.replaced) == (8, 0, 0)
+
+
+def test_cli_malformed_csv_and_replace(settings: Settings, tmp_path: Path) -> None:
+    runner = CliRunner()
+    quoted = tmp_path / "quoted.csv"
+    quoted.write_text("\n".join([",".join(ALL_COLUMNS), *_lines([1, 2]), '"oops,1,2', *_lines([3])]) + "\n")
+    first = _write(tmp_path / "apr.csv", [_row(10), _row(11)])
+    fixed = _write(tmp_path / "apr_fixed.csv", [_row(10), _row(11, MonthlyIncome="7000")])
+    day = ["--snapshot-date", "2026-04-30"]
+
+    malformed = runner.invoke(app, ["ingest", str(quoted), *day])
+    runner.invoke(app, ["ingest", str(first), *day])
+    differs = runner.invoke(app, ["ingest", str(fixed), *day])
+    replaced = runner.invoke(app, ["ingest", str(fixed), *day, "--replace"])
+
+    assert malformed.exit_code == 1, malformed.output
+    assert isinstance(malformed.exception, SystemExit)  # a clean exit, not a ParserError traceback
+    assert "error   line 4: malformed CSV: a quoted value opens on this line" in malformed.output
+    assert "stored           3" in malformed.output
+    assert differs.exit_code == 0, differs.output
+    assert "line 3, MonthlyIncome: differs from the stored snapshot 2026-04-30" in differs.output
+    assert "1 row differs from the stored snapshot; stored values kept" in differs.output
+    assert replaced.exit_code == 0, replaced.output
+    assert "replaced         1" in replaced.output
+    engine = create_db_engine(settings.db_url)
+    stored = load_employees(engine, dt.date(2026, 4, 30)).set_index("EmployeeNumber")
+    assert stored.loc[11, "MonthlyIncome"] == 7000

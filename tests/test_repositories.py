@@ -6,13 +6,17 @@ import datetime as dt
 import uuid
 
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
 from attrition.db.engine import create_db_engine
+from attrition.db.models import employees
 from attrition.db.repositories import (
     get_prediction,
     insert_employees,
     insert_outcome,
     insert_predictions,
+    iter_employees,
     list_audit,
     load_employees,
     outcomes_frame,
@@ -27,7 +31,7 @@ JAN = dt.date(2026, 1, 31)
 FEB = dt.date(2026, 2, 28)
 
 
-def _records(numbers: range, snapshot: dt.date) -> pd.DataFrame:
+def _records(numbers: range | list[int], snapshot: dt.date) -> pd.DataFrame:
     rows = [{**EXAMPLE_RECORD, "EmployeeNumber": n, "Age": 30 + n % 20} for n in numbers]
     return pd.DataFrame(rows).assign(**{SNAPSHOT_DATE: snapshot})
 
@@ -113,3 +117,70 @@ def test_outcomes_and_audit(db_url: str) -> None:
     promote = list_audit(engine, action="promote")[0]
     assert promote["detail"] == {"from": "1", "why": "better"} and promote["actor"] == "alice"
     engine.dispose()
+
+
+def test_changed_rows_reported_and_replaced_only_on_request(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    insert_employees(engine, _records(range(1, 1201), JAN), source="jan.csv")
+    changed = _records(range(1, 1201), JAN)
+    changed.loc[changed["EmployeeNumber"].isin([7, 1100]), "MonthlyIncome"] = 7777
+    changed.loc[changed["EmployeeNumber"] == 7, ["OverTime", "Attrition"]] = ["No", None]
+
+    kept = insert_employees(engine, changed, source="jan_fixed.csv")
+
+    assert (kept.inserted, kept.skipped, kept.replaced) == (0, 1198, 0)
+    by_number = {d.employee_number: d for d in kept.differing}
+    assert sorted(by_number) == [7, 1100] and {d.snapshot_date for d in kept.differing} == {JAN}
+    assert by_number[7].changes == {
+        "Attrition": ("Yes", None),
+        "MonthlyIncome": (5993, 7777),
+        "OverTime": ("Yes", "No"),
+    }
+    assert by_number[1100].changes == {"MonthlyIncome": (5993, 7777)}
+    assert load_employees(engine, JAN)["MonthlyIncome"].eq(5993).all()
+
+    replaced = insert_employees(engine, changed, source="jan_fixed.csv", replace=True)
+
+    assert (replaced.inserted, replaced.skipped, replaced.replaced, len(replaced.differing)) == (
+        0,
+        1198,
+        2,
+        2,
+    )
+    stored = load_employees(engine, JAN).set_index("EmployeeNumber")
+    assert stored.loc[[7, 1100], "MonthlyIncome"].tolist() == [7777, 7777]
+    assert stored.loc[7, "OverTime"] == "No" and stored.loc[7, "Attrition"] is None
+    assert stored.loc[8, "MonthlyIncome"] == 5993 and len(stored) == 1200
+    with engine.connect() as conn:
+        query = sa.select(employees.c.EmployeeNumber, employees.c.source).where(
+            employees.c.source != "jan.csv"
+        )
+        assert sorted(conn.execute(query).all()) == [(7, "jan_fixed.csv"), (1100, "jan_fixed.csv")]
+    again = insert_employees(engine, changed, source="jan_fixed.csv", replace=True)
+    assert (again.skipped, again.differing, again.replaced) == (1200, (), 0)
+    engine.dispose()
+
+
+def test_iter_employees_pages_one_snapshot_by_number(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    numbers = [5, 3, 900, 12, 7, 40, 41, 2, 1000, 13, 600]  # not contiguous, not in insert order
+    insert_employees(engine, _records(numbers, JAN), source="jan.csv")
+    insert_employees(engine, _records(range(1, 30), FEB), source="feb.csv")
+
+    pages = list(iter_employees(engine, JAN, chunk_rows=4))
+
+    assert [len(p) for p in pages] == [4, 4, 3]
+    assert [n for p in pages for n in p["EmployeeNumber"]] == sorted(numbers)
+    whole = load_employees(engine, JAN)
+    pd.testing.assert_frame_equal(pd.concat(pages, ignore_index=True), whole)
+    assert [len(p) for p in iter_employees(engine, JAN, chunk_rows=11)] == [11]  # exact fit: no empty page
+    latest = list(iter_employees(engine, chunk_rows=10))
+    assert [len(p) for p in latest] == [10, 10, 9] and {d for p in latest for d in p[SNAPSHOT_DATE]} == {FEB}
+    assert list(iter_employees(engine, dt.date(2001, 1, 1))) == []
+    with pytest.raises(ValueError, match="chunk_rows"):
+        next(iter_employees(engine, JAN, chunk_rows=0))
+    engine.dispose()
+
+
+def test_iter_employees_of_an_empty_table(db_url: str) -> None:
+    assert list(iter_employees(create_db_engine(db_url))) == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from conftest_model import ModelEnv
 from typer.testing import CliRunner
 
@@ -15,7 +17,7 @@ from attrition.cli import app
 from attrition.config import RISK_BAND_NAMES, Settings
 from attrition.data.generator import write_csv
 from attrition.db.engine import get_engine
-from attrition.db.repositories import predictions_frame, query_predictions
+from attrition.db.repositories import insert_employees, predictions_frame, query_predictions
 from attrition.schema import ID_COLUMN
 from attrition.scoring import ScoringError, factor_text, score_batch, top_factors
 from attrition.serving import ModelNotAvailable, Predictor
@@ -108,6 +110,58 @@ def test_chunking_does_not_change_results(model_env: ModelEnv, tmp_path: Path) -
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "one.parquet"), pd.read_parquet(tmp_path / "many.parquet")
     )
+
+
+def test_snapshot_paging_does_not_change_results(model_env: ModelEnv, db_url: str, tmp_path: Path) -> None:
+    """On every app database backend: 7-row pages give exactly what one 10,000-row page gives."""
+    settings = model_env.settings.model_copy(update={"database_url": db_url})
+    engine = get_engine(db_url)
+    current = model_env.employees.sample(150, random_state=3)  # stored out of EmployeeNumber order
+    insert_employees(engine, current, "test")
+    older = model_env.employees.head(30).assign(snapshot_date=dt.date(2026, 9, 30))
+    insert_employees(engine, older, "older")  # another snapshot: never scored here
+    predictor = Predictor.load(settings)
+    seen: list[int] = []
+    reads: list[str] = []  # SELECTs on employees that score_batch's engine really runs
+
+    def on_execute(conn: sa.Connection, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM employees" in statement:
+            reads.append(statement)
+
+    sa.event.listen(get_engine(settings.db_url), "before_cursor_execute", on_execute)
+    paged = score_batch(
+        settings,
+        out=tmp_path / "paged.parquet",
+        chunk_rows=7,
+        predictor=predictor,
+        progress=lambda rows, _: seen.append(rows),
+    )
+    paged_reads, reads[:] = len(reads), []
+    whole = score_batch(settings, out=tmp_path / "whole.parquet", chunk_rows=10_000, predictor=predictor)
+    sa.event.remove(get_engine(settings.db_url), "before_cursor_execute", on_execute)
+
+    assert seen == [*range(7, 150, 7), 150]  # 22 pages, the last one short
+    assert paged_reads >= 22 and len(reads) <= 3  # one query per page, not one for the whole snapshot
+    assert (paged.rows_read, paged.rows_scored, paged.rows_logged) == (150, 150, 150)
+    assert paged.band_counts == whole.band_counts
+    written = pd.read_parquet(tmp_path / "paged.parquet")
+    pd.testing.assert_frame_equal(written, pd.read_parquet(tmp_path / "whole.parquet"))
+    assert written[ID_COLUMN].tolist() == sorted(current[ID_COLUMN].tolist())
+    assert set(written["snapshot_date"]) == {dt.date(2026, 10, 31)}
+    logged = predictions_frame(engine, source="batch")
+    by_batch = {
+        batch: logged[logged["prediction_id"].isin(ids)].set_index(ID_COLUMN)["probability"].sort_index()
+        for batch, ids in _prediction_ids_by_batch(engine).items()
+    }
+    pd.testing.assert_series_equal(by_batch[paged.batch_id], by_batch[whole.batch_id])
+
+
+def _prediction_ids_by_batch(engine: sa.Engine) -> dict[str, list[str]]:
+    rows, _ = query_predictions(engine, source="batch", limit=10_000)
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        out.setdefault(row["request_id"], []).append(row["prediction_id"])
+    return out
 
 
 def test_vectorised_top_factors_match_the_model_explanations(model_env: ModelEnv) -> None:

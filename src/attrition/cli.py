@@ -98,11 +98,20 @@ def ingest(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, help="Rows read and stored per chunk.")
     ] = 50_000,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Overwrite stored rows (same EmployeeNumber and snapshot date) whose values differ "
+            "from the file's; without it they are reported and the stored values kept.",
+        ),
+    ] = False,
 ) -> None:
     """Validate a CSV and store its good rows in the employees table.
 
     Every issue goes to <FILE stem>.rejects.csv beside FILE. Exit 0: all rows stored or already
-    present (warnings allowed); 1: some rows rejected, the good ones stored; 2: nothing ingested.
+    present (warnings allowed, including rows that differ from the stored snapshot); 1: some rows
+    rejected (malformed CSV lines included), the good ones stored; 2: nothing ingested.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -127,6 +136,7 @@ def ingest(
                 snapshot_date.date() if snapshot_date else None,
                 chunk_rows=chunk_rows,
                 progress=lambda rows, done: progress.update(task, completed=done, rows=rows),
+                replace=replace,
             )
     except IngestError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -1,7 +1,7 @@
 """Batch scoring with the champion: employees snapshot or contract CSV in, predictions out.
 
-Input is processed in chunks (a CSV is streamed, never read whole), so memory stays
-flat for millions of rows. Each chunk is validated (CSV only: the DB holds validated
+Input is processed in chunks (a CSV is streamed, never read whole; a snapshot is paged
+out of the database by EmployeeNumber), so memory stays flat for millions of rows. Each chunk is validated (CSV only: the DB holds validated
 rows), scored, explained (top factors), written to the ``predictions`` table
 (``source="batch"``, one ``request_id`` per batch run) and appended to the output
 file (CSV or Parquet, written to a temp name and renamed when complete).
@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from attrition.config import RISK_BAND_NAMES, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine
-from attrition.db.repositories import insert_predictions, load_employees
+from attrition.db.repositories import insert_predictions, iter_employees
 from attrition.model import AttritionModel
 from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
 from attrition.serving import Predictor
@@ -167,16 +167,18 @@ def score_batch(
 def _db_chunks(
     settings: Settings, snapshot_date: dt.date | None, chunk_rows: int, report: ScoreReport
 ) -> Iterator[pd.DataFrame]:
-    frame = load_employees(get_engine(settings.db_url), snapshot_date)
-    if frame.empty:
+    """The snapshot page by page (keyset pagination in the database), never loaded whole."""
+    # Without a date the latest snapshot is fixed once, so every page comes from the same one.
+    empty = True
+    for chunk in iter_employees(get_engine(settings.db_url), snapshot_date, chunk_rows):
+        empty = False
+        report.rows_read += len(chunk)
+        yield chunk
+    if empty:
         which = f"snapshot {snapshot_date}" if snapshot_date else "any snapshot"
         raise ScoringError(
             f"no employees stored for {which}: ingest a file first (`attrition ingest FILE`) or score a CSV (--csv)"
         )
-    for start in range(0, len(frame), chunk_rows):
-        chunk = frame.iloc[start : start + chunk_rows].reset_index(drop=True)
-        report.rows_read += len(chunk)
-        yield chunk
 
 
 def _csv_chunks(path: Path, chunk_rows: int, report: ScoreReport) -> Iterator[pd.DataFrame]:

@@ -2,11 +2,15 @@
 
 The file is read in chunks (``dtype=str``: nothing is coerced before
 validation), so memory stays flat however large it is. Good rows are stored
-(idempotently: a re-ingest reports them as already present), bad rows are
-rejected with line, column and reason, and every issue goes to
+(idempotently: a re-ingest reports identical rows as already present, and rows
+whose values differ from the stored ones as warnings, keeping the stored values
+unless ``replace`` is given), bad rows are rejected with line, column and
+reason, and every issue goes to
 ``<input stem>.rejects.csv`` beside the input (or under ``settings.reports_dir``
 when that folder is not writable). Whole-file problems (unreadable, empty, no
 header, missing or repeated columns) stop the run before anything is stored.
+A malformed CSV line (a quote never closed) is rejected like a bad row: the rows
+before it are stored and reading resumes on the next line (see ``_ChunkReader``).
 
 Line numbers are physical file lines (header = 1) across chunks; blank lines are
 skipped but counted. A value spanning lines inside quotes shifts later numbers.
@@ -19,10 +23,11 @@ import datetime as dt
 import logging
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +40,8 @@ from attrition.data.validation import (
     check_columns,
     validate_frame,
 )
-from attrition.db.repositories import insert_employees
-from attrition.schema import ALL_COLUMNS, SNAPSHOT_DATE
+from attrition.db.repositories import RowDifference, insert_employees
+from attrition.schema import ALL_COLUMNS, ID_COLUMN, SNAPSHOT_DATE
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +51,12 @@ Progress = Callable[[int, int], None]
 REPORT_COLUMNS: tuple[str, ...] = ("row", "column", "severity", "reason", "value")
 #: Issues kept in the report object for the terminal (all of them go to the CSV).
 SAMPLE_ISSUES = 20
+#: Columns named per row that differs from the stored snapshot (the rest are counted).
+MAX_DIFFERENCES_NAMED = 3
 #: Spare columns that catch lines with more fields than the header (see ``_read_chunks``).
 _OVERFLOW = tuple(f"__overflow_{i}__" for i in range(8))
 _SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+_EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
 _MAX_HEADER_BYTES = 1 << 20
 
 
@@ -67,6 +75,10 @@ class IngestReport:
     rows_read: int = 0
     stored: int = 0
     already_present: int = 0
+    #: Rows whose values differ from the stored row of the same employee and snapshot,
+    #: left as stored (``differing``) or overwritten with ``replace`` (``replaced``).
+    differing: int = 0
+    replaced: int = 0
     rejected_rows: int = 0
     warning_rows: int = 0
     issues_path: Path | None = None
@@ -75,6 +87,8 @@ class IngestReport:
     error_count: int = 0
     warning_count: int = 0
     sample_issues: list[Issue] = field(default_factory=list)
+    #: First line not read, when a malformed line (an unterminated quote) ended the reading.
+    unread_from: int | None = None
 
 
 def ingest_csv(
@@ -85,12 +99,16 @@ def ingest_csv(
     progress: Progress | None = None,
     *,
     reports_dir: Path | None = None,
+    replace: bool = False,
 ) -> IngestReport:
     """Validate ``path`` row by row and store the good rows in ``employees``.
 
     Snapshot date: ``snapshot_date`` if given (a ``snapshot_date`` column in the
-    file is then ignored), else that column per row, else today. Raises
-    :class:`IngestError` for whole-file problems, before anything is stored.
+    file is then ignored), else that column per row, else today. Rows already
+    stored for the same employee and snapshot are left alone when identical; when
+    their values differ they are reported (a warning on their line) and kept as
+    stored, or overwritten with ``replace``. Raises :class:`IngestError` for
+    whole-file problems, before anything is stored.
     """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
@@ -116,15 +134,17 @@ def ingest_csv(
         if errors:
             raise IngestError(f"{path}: " + "; ".join(errors), writer.path)
         fixed_date = None if from_file else (snapshot_date or dt.date.today())
-        _stream(path, header, engine, fixed_date, chunk_rows, progress, writer)
+        _stream(path, header, engine, fixed_date, chunk_rows, progress, writer, replace)
         if report.rows_read == 0:
             writer.write([Issue(None, None, "warning", "the file has a header but no data rows")])
     logger.info(
-        "ingested %s: %d read, %d stored, %d already present, %d rejected",
+        "ingested %s: %d read, %d stored, %d already present, %d differing, %d replaced, %d rejected",
         path.name,
         report.rows_read,
         report.stored,
         report.already_present,
+        report.differing,
+        report.replaced,
         report.rejected_rows,
     )
     return report
@@ -138,13 +158,15 @@ def _stream(
     chunk_rows: int,
     progress: Progress | None,
     writer: _IssueWriter,
+    replace: bool,
 ) -> None:
     report = writer.report
     seen = SeenKeys()
     dates: set[dt.date] = set()
     keep = [c for c in header if c in ALL_COLUMNS or (c in KNOWN_EXTRA_COLUMNS and fixed_date is None)]
     with path.open("rb") as handle:
-        for chunk, lines, malformed in _read_chunks(handle, header, chunk_rows):
+        reader = _ChunkReader(handle, header, chunk_rows)
+        for chunk, lines, malformed in reader:
             report.rows_read += len(malformed)
             report.rejected_rows += len(malformed)
             blank = chunk[keep].isna().all(axis=1).to_numpy()
@@ -152,7 +174,6 @@ def _stream(
                 chunk, lines = chunk[~blank].reset_index(drop=True), lines[~blank]
             report.rows_read += len(chunk)
             result = validate_frame(chunk[keep], row_numbers=lines, seen=seen)
-            writer.write(sorted([*malformed, *result.issues], key=lambda i: i.row or 0))
             report.rejected_rows += result.rejected_rows
             report.warning_rows += result.warning_rows
             valid = result.valid
@@ -160,72 +181,265 @@ def _stream(
                 valid[SNAPSHOT_DATE] = fixed_date
             else:
                 dates.update(valid[SNAPSHOT_DATE].unique())
-            stats = insert_employees(engine, valid, source=path.name)
+            stats = insert_employees(engine, valid, source=path.name, replace=replace)
+            kept_lines = lines if result.kept is None else lines[result.kept]
+            differing = _difference_issues(valid, kept_lines, stats.differing, replace)
+            writer.write(sorted([*malformed, *result.issues, *differing], key=lambda i: i.row or 0))
             report.stored += stats.inserted
             report.already_present += stats.skipped
+            report.differing += len(stats.differing) - stats.replaced
+            report.replaced += stats.replaced
             if progress is not None:
                 progress(report.rows_read, handle.tell())
+        report.unread_from = reader.unread_from
     report.snapshot_dates = (fixed_date,) if fixed_date else tuple(sorted(dates))
     report.snapshot_date = report.snapshot_dates[-1] if report.snapshot_dates else None
 
 
-def _read_chunks(
-    handle: IO[bytes], header: list[str], chunk_rows: int
-) -> Iterator[tuple[pd.DataFrame, np.ndarray, list[Issue]]]:
+def _difference_issues(
+    valid: pd.DataFrame, lines: np.ndarray, differing: tuple[RowDifference, ...], replaced: bool
+) -> list[Issue]:
+    """One warning per row whose values differ from the stored row, on its file line."""
+    if not differing:
+        return []
+    snapshots = pd.to_datetime(valid[SNAPSHOT_DATE]).dt.date.tolist()
+    line_of = dict(zip(zip(valid[ID_COLUMN].tolist(), snapshots, strict=True), lines.tolist(), strict=True))
+    action = (
+        "the stored row was replaced"
+        if replaced
+        else "stored values kept; re-ingest with --replace to overwrite"
+    )
+    issues = []
+    for diff in differing:
+        names = list(diff.changes)
+        shown = ", ".join(
+            f"{c} (stored {_show(diff.changes[c][0])}, file {_show(diff.changes[c][1])})"
+            for c in names[:MAX_DIFFERENCES_NAMED]
+        )
+        more = f" and {len(names) - MAX_DIFFERENCES_NAMED} more" if len(names) > MAX_DIFFERENCES_NAMED else ""
+        first = diff.changes[names[0]][1]
+        issues.append(
+            Issue(
+                line_of.get((diff.employee_number, diff.snapshot_date)),
+                names[0],
+                "warning",
+                f"differs from the stored snapshot {diff.snapshot_date.isoformat()} in {shown}{more}: {action}",
+                None if first is None else str(first),
+            )
+        )
+    return issues
+
+
+def _show(value: object) -> str:
+    return "empty" if value is None else str(value)
+
+
+Chunk = tuple[pd.DataFrame, np.ndarray, list[Issue]]
+
+
+class _ChunkReader:
     """Chunks of raw text with their file line numbers, plus malformed lines as issues.
 
     Spare trailing columns catch lines with more fields than the header (pandas
     would otherwise truncate such a line silently at a chunk start); lines longer
     still are skipped by pandas with a warning that names the line, which keeps
     the numbering right.
+
+    A quote that opens a value and is never closed makes pandas' reader fail at the
+    end of the file, losing the chunk it was reading. Then the records of that chunk
+    before the bad line are read again (they are complete), the bad line is reported,
+    and reading resumes on the physical line after it, as a new segment of the file.
+    When that line cannot be located the way pandas counts records, the rest of the
+    file is reported as not read (``unread_from``).
     """
-    names = [*_unique(header), *_OVERFLOW]
-    reader = pd.read_csv(
-        handle,
-        header=None,
-        skiprows=1,
-        names=names,
-        dtype=str,
-        chunksize=chunk_rows,
-        skip_blank_lines=False,
-        on_bad_lines="warn",
-        encoding="utf-8",
-        encoding_errors="replace",
-    )
-    skipped: list[int] = []
-    position = 0
-    while True:
+
+    def __init__(self, handle: IO[bytes], header: list[str], chunk_rows: int) -> None:
+        self.handle = handle
+        self.columns = len(header)
+        self.names = [*_unique(header), *_OVERFLOW]
+        self.chunk_rows = chunk_rows
+        #: First line not read, when a malformed line stopped the reading for good.
+        self.unread_from: int | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        # A segment: its byte offset, the records before it, the records to skip at its start.
+        offset, base, skip = 0, 0, 1  # the first segment starts with the header
+        while True:
+            bad_line = yield from self._segment(offset, base, skip)
+            if bad_line is None:
+                return
+            resume = _offset_after(self.handle, offset, bad_line - 1 - base)
+            if resume is None:
+                self.unread_from = bad_line
+            yield self._nothing([_unterminated(bad_line, resumed=resume is not None)])
+            if resume is None:
+                return
+            offset, base, skip = resume, bad_line, 0
+
+    def _segment(self, offset: int, base: int, skip: int) -> Generator[Chunk, None, int | None]:
+        """The chunks of one segment; returns the line of the unterminated quote that ended it."""
+        self.handle.seek(offset)
+        reader = self._chunks(skip)
+        skipped: list[int] = []  # lines pandas skipped as too long, absolute, sorted
+        position = 0  # data rows returned so far
+        while True:
+            try:
+                chunk, too_long = self._read(lambda: next(reader, None), base)
+            except _ReadFailed as failed:
+                done = skip + position + len(skipped)  # records of the segment handled
+                bad_line = _error_line(failed.error, base)
+                if bad_line is None:  # nowhere to resume: the rest is unread
+                    yield self._give_up(base + done + 1, failed.error)
+                    return None
+                good = bad_line - 1 - base - done - failed.too_long  # complete rows before it
+                if good > 0:
+                    self.handle.seek(offset)
+                    try:
+                        chunk, too_long = self._read(partial(self._reader, done, nrows=good), base)
+                    except _ReadFailed as again:  # not expected: the rows before are complete
+                        yield self._give_up(base + done + 1, again.error)
+                        return None
+                    if chunk is not None:
+                        yield self._chunk(chunk, position, skipped, too_long, base + skip)
+                return bad_line
+            if chunk is None:
+                if too_long:
+                    yield self._nothing(self._too_long(too_long, skipped))
+                return None
+            yield self._chunk(chunk, position, skipped, too_long, base + skip)
+            position += len(chunk)
+
+    def _chunks(self, skip: int) -> Iterator[pd.DataFrame]:
+        # A generator, so that pandas' reader is made inside ``_read``: it already reads
+        # the first rows, and fails there if they hold the unterminated quote.
+        yield from self._reader(skip, chunksize=self.chunk_rows)
+
+    def _reader(self, skip: int, **size: int) -> Any:
+        return pd.read_csv(
+            self.handle,
+            header=None,
+            skiprows=skip,
+            names=self.names,
+            dtype=str,
+            skip_blank_lines=False,
+            on_bad_lines="warn",
+            encoding="utf-8",
+            encoding_errors="replace",
+            **size,
+        )
+
+    @staticmethod
+    def _read(
+        read: Callable[[], pd.DataFrame | None], base: int
+    ) -> tuple[pd.DataFrame | None, list[tuple[int, int, int]]]:
+        """``read()`` and the lines pandas skipped meanwhile, as (file line, expected, saw)."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            chunk = next(reader, None)
-        malformed = []
-        for warning in caught:
-            for match in _SKIPPED_LINE.finditer(str(warning.message)):
-                line, expected, saw = (int(g) for g in match.groups())
-                skipped.append(line)
-                malformed.append(_malformed(line, expected - len(_OVERFLOW), saw))
+            try:
+                chunk = read()
+                error = None
+            except pd.errors.ParserError as exc:
+                chunk, error = None, exc
+        too_long = [
+            (base + int(line), int(expected), int(saw))
+            for warning in caught
+            for line, expected, saw in _SKIPPED_LINE.findall(str(warning.message))
+        ]
+        if error is not None:
+            raise _ReadFailed(error, len(too_long))
+        return chunk, too_long
+
+    @staticmethod
+    def _too_long(too_long: list[tuple[int, int, int]], skipped: list[int]) -> list[Issue]:
+        skipped.extend(line for line, _, _ in too_long)
         skipped.sort()
-        if chunk is None:
-            if malformed:
-                yield pd.DataFrame(columns=names), np.empty(0, dtype=np.int64), malformed
-            return
-        lines = _line_numbers(position, len(chunk), skipped)
-        position += len(chunk)
-        overflow = chunk[list(_OVERFLOW)].notna()
-        too_long = overflow.any(axis=1).to_numpy()
-        if too_long.any():
-            malformed += [_malformed(int(line), len(header)) for line in lines[too_long]]
-            chunk, lines = chunk[~too_long].reset_index(drop=True), lines[~too_long]
-        yield chunk.drop(columns=list(_OVERFLOW)), lines, malformed
+        return [_malformed(line, expected - len(_OVERFLOW), saw) for line, expected, saw in too_long]
+
+    def _chunk(
+        self,
+        chunk: pd.DataFrame,
+        position: int,
+        skipped: list[int],
+        too_long: list[tuple[int, int, int]],
+        first: int,
+    ) -> Chunk:
+        malformed = self._too_long(too_long, skipped)
+        lines = _line_numbers(position, len(chunk), skipped, first)
+        overflow = chunk[list(_OVERFLOW)].notna().any(axis=1).to_numpy()
+        if overflow.any():
+            malformed += [_malformed(int(line), self.columns) for line in lines[overflow]]
+            chunk, lines = chunk[~overflow].reset_index(drop=True), lines[~overflow]
+        return chunk.drop(columns=list(_OVERFLOW)), lines, malformed
+
+    def _nothing(self, issues: list[Issue]) -> Chunk:
+        return pd.DataFrame(columns=self.names[: self.columns]), np.empty(0, dtype=np.int64), issues
+
+    def _give_up(self, line: int, error: pd.errors.ParserError) -> Chunk:
+        self.unread_from = line
+        reason = f"malformed CSV: {_reason(error)}; the rest of the file from line {line} was not read"
+        return self._nothing([Issue(line, None, "error", reason)])
 
 
-def _line_numbers(start: int, count: int, skipped: list[int]) -> np.ndarray:
-    """File lines of data rows ``start .. start+count`` (header is line 1, skipped lines excluded).
+class _ReadFailed(Exception):
+    def __init__(self, error: pd.errors.ParserError, too_long: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.too_long = too_long  # lines pandas skipped as too long before it failed
 
-    The k-th kept line is ``k + 2`` plus the skipped lines at or before it: with
-    ``skipped`` sorted, ``skipped[i] - i`` is the kept-line index each one precedes.
+
+def _error_line(error: pd.errors.ParserError, base: int) -> int | None:
+    """File line of the record an unterminated quote opened (pandas counts records from 0)."""
+    match = _EOF_IN_QUOTES.search(str(error))
+    return None if match is None else base + int(match.group(1)) + 1
+
+
+def _reason(error: pd.errors.ParserError) -> str:
+    return str(error).removeprefix("Error tokenizing data. C error: ").strip().rstrip(".")
+
+
+def _unterminated(line: int, resumed: bool) -> Issue:
+    then = (
+        "the line was skipped and reading resumed on the next line"
+        if resumed
+        else f"the rest of the file from line {line} was not read"
+    )
+    reason = f'malformed CSV: a quoted value opens on this line and is never closed (a stray "?); {then}'
+    return Issue(line, None, "error", reason)
+
+
+def _offset_after(handle: IO[bytes], start: int, records: int) -> int | None:
+    """Byte offset of the physical line after the first line of record ``records`` from ``start``.
+
+    Records are counted as pandas counts them (a newline inside quotes does not end
+    one), with the csv module. None when that cannot be told: the csv module rejects
+    the text, the file ends first, or the line found has no quote (so it is not the
+    line pandas meant).
     """
-    lines = np.arange(start, start + count, dtype=np.int64) + 2
+    handle.seek(start)
+
+    def text_lines() -> Iterator[str]:
+        while line := handle.readline():
+            yield line.decode("utf-8", errors="replace")
+
+    reader = csv.reader(text_lines())
+    try:
+        for _ in range(records):
+            next(reader)
+    except (csv.Error, StopIteration):
+        return None
+    line = handle.readline()
+    return handle.tell() if b'"' in line else None
+
+
+def _line_numbers(start: int, count: int, skipped: list[int], first: int = 1) -> np.ndarray:
+    """File lines of data rows ``start .. start+count`` of a segment (skipped lines excluded).
+
+    ``first`` is the number of records before the segment's first data row (1, the
+    header, in the file's first segment), so the k-th kept line is ``k + first + 1``
+    plus the skipped lines at or before it: with ``skipped`` sorted, ``skipped[i] - i``
+    is the kept-line index each one precedes.
+    """
+    lines = np.arange(start, start + count, dtype=np.int64) + first + 1
     shifted = np.asarray(skipped, dtype=np.int64) - np.arange(len(skipped), dtype=np.int64)
     return lines + np.searchsorted(shifted, lines, side="right")
 
@@ -345,9 +559,22 @@ def summary_lines(report: IngestReport) -> list[str]:
         ("rows read", f"{report.rows_read:,}"),
         ("stored", f"{report.stored:,}"),
         ("already present", f"{report.already_present:,}"),
+        *((("replaced", f"{report.replaced:,}"),) if report.replaced else ()),
+        *((("differing", f"{report.differing:,} (stored values kept)"),) if report.differing else ()),
         ("rejected", f"{report.rejected_rows:,}"),
         ("with warnings", f"{report.warning_rows:,} (kept)"),
         ("snapshot date", dates),
         ("issues report", str(report.issues_path)),
     )
-    return lines + [f"{label:<16} {value}" for label, value in counts]
+    lines += [f"{label:<16} {value}" for label, value in counts]
+    if report.differing:
+        rows = "1 row differs" if report.differing == 1 else f"{report.differing:,} rows differ"
+        lines.append(
+            f"{rows} from the stored snapshot; stored values kept — re-ingest with --replace to overwrite"
+        )
+    if report.replaced:
+        rows = "1 row" if report.replaced == 1 else f"{report.replaced:,} rows"
+        lines.append(f"{rows} differing from the stored snapshot replaced with the file's values")
+    if report.unread_from is not None:
+        lines.append(f"malformed CSV: the rest of the file from line {report.unread_from:,} was not read")
+    return lines

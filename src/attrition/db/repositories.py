@@ -7,7 +7,7 @@ MariaDB/MySQL and SQL Server; bulk writes go through SQLAlchemy Core in chunks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,9 +26,23 @@ _INSERT_BATCH = 10_000
 
 
 @dataclass(frozen=True)
+class RowDifference:
+    """A row whose stored values differ from the incoming ones: column -> (stored, incoming)."""
+
+    employee_number: int
+    snapshot_date: dt.date
+    changes: dict[str, tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
 class InsertStats:
+    """``inserted`` new rows; ``skipped`` identical to the stored row; ``differing`` rows whose
+    values differ from the stored row (kept as stored, or overwritten when ``replaced``)."""
+
     inserted: int
     skipped: int
+    differing: tuple[RowDifference, ...] = ()
+    replaced: int = 0
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -48,29 +62,44 @@ def _native(value: Any) -> Any:
 # --- employees -------------------------------------------------------------------------------
 
 
-def insert_employees(engine: sa.Engine, frame: pd.DataFrame, source: str) -> InsertStats:
-    """Store validated records; rows whose (EmployeeNumber, snapshot_date) exist are skipped.
+def insert_employees(
+    engine: sa.Engine, frame: pd.DataFrame, source: str, *, replace: bool = False
+) -> InsertStats:
+    """Store validated records, one row per (EmployeeNumber, snapshot_date).
 
-    Idempotent, so re-ingesting a file changes nothing.
+    A row already stored with the same values is skipped, so re-ingesting a file
+    changes nothing. A row already stored with other values is reported in
+    ``InsertStats.differing`` and left as stored, unless ``replace`` is set: then the
+    stored row takes the incoming values (and ``source``, ``ingested_at``).
     """
     if frame.empty:
         return InsertStats(0, 0)
     columns = [c for c in ALL_COLUMNS if c in frame.columns]
     frame = frame.assign(**{SNAPSHOT_DATE: pd.to_datetime(frame[SNAPSHOT_DATE]).dt.date})
-    inserted = skipped = 0
+    inserted = skipped = replaced = 0
+    differing: list[RowDifference] = []
     extra = {"source": source[:255], "ingested_at": utcnow()}
     with engine.begin() as conn:
         for snapshot, group in frame.groupby(SNAPSHOT_DATE, sort=True):
-            numbers = [int(n) for n in group[ID_COLUMN]]
-            existing = _existing_numbers(conn, snapshot, numbers)
-            new = group[~group[ID_COLUMN].astype("int64").isin(existing)]
-            skipped += len(group) - len(new)
-            rows = _row_dicts(new, columns, {SNAPSHOT_DATE: snapshot, **extra})
+            day = cast(dt.date, snapshot)
+            rows = _row_dicts(group, columns, {SNAPSHOT_DATE: day, **extra})
+            stored = _stored_rows(conn, day, [int(r[ID_COLUMN]) for r in rows], columns)
+            new = [r for r in rows if int(r[ID_COLUMN]) not in stored]
+            changed = [
+                (row, diff)
+                for row in rows
+                if (old := stored.get(int(row[ID_COLUMN]))) is not None
+                and (diff := _differences(old, row, columns))
+            ]
+            skipped += len(rows) - len(new) - len(changed)
+            differing += [RowDifference(int(row[ID_COLUMN]), day, diff) for row, diff in changed]
             # SQLAlchemy splits executemany batches to each driver's parameter limit itself.
-            for chunk in _chunks(rows, _INSERT_BATCH):
+            for chunk in _chunks(new, _INSERT_BATCH):
                 conn.execute(employees.insert(), list(chunk))
-            inserted += len(rows)
-    return InsertStats(inserted, skipped)
+            inserted += len(new)
+            if replace and changed:
+                replaced += _update_rows(conn, [row for row, _ in changed], [*columns, *extra])
+    return InsertStats(inserted, skipped, tuple(differing), replaced)
 
 
 def _row_dicts(frame: pd.DataFrame, columns: list[str], constant: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,14 +108,56 @@ def _row_dicts(frame: pd.DataFrame, columns: list[str], constant: dict[str, Any]
     return [dict(zip(columns, row, strict=True)) | constant for row in zip(*values, strict=True)]
 
 
-def _existing_numbers(conn: sa.Connection, snapshot: dt.date, numbers: list[int]) -> set[int]:
-    found: set[int] = set()
+def _stored_rows(
+    conn: sa.Connection, snapshot: dt.date, numbers: list[int], columns: list[str]
+) -> dict[int, tuple[Any, ...]]:
+    """The stored values of ``columns`` (in that order) for those of ``numbers`` in ``snapshot``."""
+    found: dict[int, tuple[Any, ...]] = {}
+    key = columns.index(ID_COLUMN)
     for chunk in _chunks(numbers, _CHUNK):
-        query = sa.select(employees.c[ID_COLUMN]).where(
+        query = sa.select(*(employees.c[c] for c in columns)).where(
             employees.c[SNAPSHOT_DATE] == snapshot, employees.c[ID_COLUMN].in_(chunk)
         )
-        found.update(int(n) for n in conn.execute(query).scalars())
+        for row in conn.execute(query):
+            found[int(row[key])] = tuple(row)
     return found
+
+
+def _differences(
+    stored: tuple[Any, ...], row: Mapping[str, Any], columns: list[str]
+) -> dict[str, tuple[Any, Any]]:
+    """Columns (contract order) whose stored value differs from the incoming one.
+
+    Both sides are plain Python values (driver rows; ``_row_dicts``), so ``!=`` is exact.
+    """
+    return {
+        c: (old, row[c]) for c, old in zip(columns, stored, strict=True) if c != ID_COLUMN and old != row[c]
+    }
+
+
+def _update_rows(conn: sa.Connection, rows: list[dict[str, Any]], columns: list[str]) -> int:
+    """Overwrite stored rows (matched on EmployeeNumber + snapshot_date) with ``rows``' values.
+
+    Plain UPDATE ... WHERE with bound parameters, run as executemany in chunks:
+    portable to every backend (no dialect-specific upsert).
+    """
+    targets = [c for c in columns if c != ID_COLUMN]
+    statement = (
+        employees.update()
+        .where(
+            employees.c[ID_COLUMN] == sa.bindparam("key_number"),
+            employees.c[SNAPSHOT_DATE] == sa.bindparam("key_snapshot"),
+        )
+        .values({c: sa.bindparam(f"new_{c}") for c in targets})
+    )
+    params = [
+        {"key_number": row[ID_COLUMN], "key_snapshot": row[SNAPSHOT_DATE]}
+        | {f"new_{c}": row[c] for c in targets}
+        for row in rows
+    ]
+    for chunk in _chunks(params, _CHUNK):
+        conn.execute(statement, list(chunk))
+    return len(params)
 
 
 def snapshot_dates(engine: sa.Engine) -> list[dt.date]:
@@ -99,17 +170,55 @@ def snapshot_dates(engine: sa.Engine) -> list[dt.date]:
 def load_employees(engine: sa.Engine, snapshot_date: dt.date | None = None) -> pd.DataFrame:
     """Contract columns + snapshot_date of one snapshot (default: the latest)."""
     if snapshot_date is None:
-        with engine.connect() as conn:
-            snapshot_date = conn.execute(sa.select(sa.func.max(employees.c[SNAPSHOT_DATE]))).scalar()
-    columns = [employees.c[c] for c in (*ALL_COLUMNS, SNAPSHOT_DATE)]
-    query = (
-        sa.select(*columns)
-        .where(employees.c[SNAPSHOT_DATE] == snapshot_date)
-        .order_by(employees.c[ID_COLUMN])
-    )
+        snapshot_date = _latest_snapshot(engine)
+    query = _employees_query(snapshot_date).order_by(employees.c[ID_COLUMN])
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(query).all(), columns=[*ALL_COLUMNS, SNAPSHOT_DATE])
     return _typed(frame)
+
+
+def iter_employees(
+    engine: sa.Engine, snapshot_date: dt.date | None = None, chunk_rows: int = 50_000
+) -> Iterator[pd.DataFrame]:
+    """One snapshot (default: the latest) in pages of at most ``chunk_rows``, by EmployeeNumber.
+
+    Keyset pagination (``EmployeeNumber > last seen``, ordered, limited), one short
+    query per page, so memory stays flat and no connection is held between pages.
+    Together the pages are exactly :func:`load_employees`; nothing is yielded for a
+    snapshot with no rows.
+    """
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    if snapshot_date is None:
+        snapshot_date = _latest_snapshot(engine)
+        if snapshot_date is None:
+            return
+    number = employees.c[ID_COLUMN]
+    last: int | None = None
+    while True:
+        query = _employees_query(snapshot_date).order_by(number).limit(chunk_rows)
+        if last is not None:
+            query = query.where(number > last)
+        with engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        page = _typed(pd.DataFrame(rows, columns=[*ALL_COLUMNS, SNAPSHOT_DATE]))
+        yield page
+        if len(rows) < chunk_rows:
+            return
+        last = int(page[ID_COLUMN].iloc[-1])
+
+
+def _latest_snapshot(engine: sa.Engine) -> dt.date | None:
+    with engine.connect() as conn:
+        latest = conn.execute(sa.select(sa.func.max(employees.c[SNAPSHOT_DATE]))).scalar()
+    return None if latest is None else _as_date(latest)
+
+
+def _employees_query(snapshot_date: dt.date | None) -> sa.Select[Any]:
+    columns = [employees.c[c] for c in (*ALL_COLUMNS, SNAPSHOT_DATE)]
+    return sa.select(*columns).where(employees.c[SNAPSHOT_DATE] == snapshot_date)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
