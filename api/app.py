@@ -14,12 +14,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
 from api.auth import API_KEY_HEADER, KeyVerifier, RateLimiter
-from api.deps import AppContext
+from api.deps import AppContext, reject_unknown_query
 from api.lifecycle import ModelHolder
 from api.limits import RequestLimitsMiddleware
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.metrics = metrics = ApiMetrics()

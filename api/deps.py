@@ -16,6 +16,8 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +25,7 @@ from api.auth import API_KEY_HEADER, Caller, KeyVerifier, RateLimiter, authorize
 from api.errors import ApiError
 from api.lifecycle import LoadedModel, ModelHolder
 from api.metrics import ApiMetrics
+from api.schemas import FieldIssue
 from attrition.config import Settings
 from attrition.prediction_log import PredictionLog
 
@@ -92,3 +95,44 @@ async def get_model(request: Request) -> LoadedModel:
 
 
 Model = Annotated[LoadedModel, Depends(get_model)]
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route documents (cached: the hot path pays a dict lookup)."""
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = frozenset(_query_aliases(route.dependant))
+        _QUERY_NAMES[id(route)] = names
+    return names
+
+
+def _query_aliases(dependant: Dependant) -> list[str]:
+    """Query parameter names of a route and of every dependency it uses."""
+    names = [p.alias for p in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += _query_aliases(sub)
+    return names
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A misspelt filter (``?risk=high``) is a 422 naming it, never silently ignored."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _declared_query(route)
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        expected = f"one of: {', '.join(sorted(allowed))}" if allowed else "no query parameters"
+        raise ApiError(
+            422,
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            [
+                FieldIssue(field=name, expected=expected, received=request.query_params[name])
+                for name in unknown
+            ],
+        )

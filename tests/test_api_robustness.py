@@ -87,6 +87,24 @@ def test_both_time_filters_out_of_range_are_both_named(api: Api) -> None:
     assert api.client.get("/v1/predictions", params=edge, headers=api.headers("viewer")).status_code == 200
 
 
+def test_unknown_query_parameters_are_422_naming_them(api: Api) -> None:
+    viewer = api.headers("viewer")
+    misspelt = api.client.get("/v1/predictions", params={"risk": "high", "limit": 5}, headers=viewer)
+    assert misspelt.status_code == 422
+    [issue] = misspelt.json()["detail"]
+    assert issue["field"] == "risk" and issue["received"] == "high" and "risk_band" in issue["expected"]
+    drift = api.client.get("/v1/drift/runs", params={"sevrity": "none"}, headers=viewer)
+    assert drift.status_code == 422 and drift.json()["detail"][0]["field"] == "sevrity"
+    none_declared = api.client.get("/v1/model", params={"x": "1"}, headers=viewer)
+    assert (
+        none_declared.status_code == 422
+        and "no query parameters" in none_declared.json()["detail"][0]["expected"]
+    )
+    # Declared parameters, including those of dependencies, still work.
+    assert api.client.get("/v1/predictions", params={"risk_band": "high"}, headers=viewer).status_code == 200
+    assert api.client.get("/health", params={}).status_code == 200
+
+
 # --- 2. unexpected exceptions end at our middleware ------------------------------------------
 
 
