@@ -296,19 +296,21 @@ class BatchPredictionResponse(BaseModel):
 # --- model, predictions log, feedback --------------------------------------------------------
 
 
+#: The example column of the input schema (ColumnInfo and ModelResponse show it).
+_AGE_COLUMN: dict[str, Any] = {
+    "name": "Age",
+    "kind": "integer",
+    "description": "Age in years",
+    "minimum": 14,
+    "maximum": 100,
+    "typical_minimum": 18,
+    "typical_maximum": 60,
+    "required": True,
+}
+
+
 class ColumnInfo(BaseModel):
-    model_config = _examples(
-        {
-            "name": "Age",
-            "kind": "integer",
-            "description": "Age in years",
-            "minimum": 14,
-            "maximum": 100,
-            "typical_minimum": 18,
-            "typical_maximum": 60,
-            "required": True,
-        }
-    )
+    model_config = _examples(_AGE_COLUMN)
 
     name: str
     kind: str
@@ -347,16 +349,7 @@ class ModelResponse(BaseModel):
             "fast_path": True,
             "info": _MODEL_INFO,
             "input_schema": [
-                {
-                    "name": "Age",
-                    "kind": "integer",
-                    "description": "Age in years",
-                    "minimum": 14,
-                    "maximum": 100,
-                    "typical_minimum": 18,
-                    "typical_maximum": 60,
-                    "required": True,
-                },
+                _AGE_COLUMN,
                 {
                     "name": "OverTime",
                     "kind": "categorical",

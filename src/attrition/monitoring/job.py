@@ -216,7 +216,9 @@ def _requested_current(request: DriftRequest) -> str:
     return f"employees@{request.current_snapshot or 'latest'}"
 
 
-def _record_finish(engine: sa.Engine, outcome: DriftRunOutcome, reference: Window, current: Window) -> None:
+def _record_finish(
+    engine: sa.Engine, outcome: DriftRunOutcome, reference: Reference, current: Window
+) -> None:
     result = outcome.result
     assert result is not None
     results = result.to_dict() | {
@@ -244,8 +246,8 @@ def _record_finish(engine: sa.Engine, outcome: DriftRunOutcome, reference: Windo
         outcome.notes.append(f"drift_runs row not completed: {_short(exc)}")
 
 
-def _model_version(reference: Window, current: Window) -> str | None:
-    version = getattr(reference, "meta", {}).get("model_version")
+def _model_version(reference: Reference, current: Window) -> str | None:
+    version = reference.meta.get("model_version")
     if version is None and "model_version" in current.frame.columns and len(current.frame):
         version = current.frame["model_version"].iloc[-1]
     return None if version is None else str(version)
