@@ -7,8 +7,14 @@ cd "$(dirname "$0")/.."
 
 ATTRITION=${ATTRITION:-.venv/bin/attrition}
 PORT=${DEMO_API_PORT:-8000}
+PYTHON=${PYTHON:-.venv/bin/python}
 PID_FILE=var/api.pid
 LOG_FILE=var/api.log
+
+ready() {  # the API answers /ready with 200 (no curl needed on the machine)
+  "$PYTHON" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1
+}
 
 stop() {
   if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
@@ -25,13 +31,13 @@ mkdir -p var
 nohup "$ATTRITION" serve api --port "$PORT" --no-access-log >"$LOG_FILE" 2>&1 &
 echo $! >"$PID_FILE"
 for _ in $(seq 1 60); do
-  if curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1; then break; fi
+  if ready; then break; fi
   if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
     echo "the API did not start; its log ($LOG_FILE):" >&2; tail -n 20 "$LOG_FILE" >&2; exit 1
   fi
   sleep 0.5
 done
-curl -fsS "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "the API is not ready; see $LOG_FILE" >&2; exit 1; }
+ready || { echo "the API is not ready; see $LOG_FILE" >&2; exit 1; }
 
 key=$("$ATTRITION" keys create --name "demo-$(date +%Y%m%dT%H%M%S)" --role admin | tail -n 1)
 cat <<MSG
