@@ -26,7 +26,7 @@ from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.routers import admin, drift, employees, feedback, health, model, predict, predictions
 from attrition.config import Settings, get_settings
 from attrition.db.engine import create_db_engine
-from attrition.prediction_log import PredictionLog
+from attrition.serving.prediction_log import PredictionLog
 
 logger = logging.getLogger(__name__)
 

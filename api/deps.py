@@ -27,7 +27,7 @@ from api.lifecycle import LoadedModel, ModelHolder
 from api.metrics import ApiMetrics
 from api.schemas import FieldIssue
 from attrition.config import Settings
-from attrition.prediction_log import PredictionLog
+from attrition.serving.prediction_log import PredictionLog
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from attrition.config import Settings
-from attrition.fastpath import FastPredictor
+from attrition.serving.fastpath import FastPredictor
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ _MAX_ERROR = 300
 class LoadedModel:
     """A champion ready to serve: the predictor, its fast path, its identity."""
 
-    predictor: Any  # attrition.serving.Predictor
+    predictor: Any  # attrition.serving.loader.Predictor
     fast: FastPredictor
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
@@ -81,7 +81,7 @@ class ModelHolder:
 
     def load(self) -> tuple[str | None, str | None]:
         """Load the current champion now and swap it in; (previous version, new version or None)."""
-        from attrition.serving import ModelNotAvailable, Predictor, champion_version
+        from attrition.serving.loader import ModelNotAvailable, Predictor, champion_version
 
         with self._lock:
             previous = self.current.version if self.current else None
@@ -152,7 +152,7 @@ class ModelHolder:
 
     def poll(self) -> bool:
         """Check the champion alias once; load when it moved. True when a new model was swapped in."""
-        from attrition.serving import ModelNotAvailable, champion_version
+        from attrition.serving.loader import ModelNotAvailable, champion_version
 
         self.last_poll = dt.datetime.now(dt.UTC)
         try:

@@ -33,7 +33,7 @@ from api.errors import answer_unexpected
 
 if TYPE_CHECKING:
     from api.lifecycle import ModelHolder
-    from attrition.prediction_log import PredictionLog
+    from attrition.serving.prediction_log import PredictionLog
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

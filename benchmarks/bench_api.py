@@ -49,12 +49,13 @@ PYTHON = sys.executable
 
 def prepare(root: Path, family: str, rows: int) -> tuple[dict[str, str], str, Any]:
     """Train, register and promote a model; create a key. Returns (env, key, AttritionModel)."""
-    from attrition import registry
     from attrition.config import Settings, TrainingSettings
     from attrition.data.generator import generate_workforce
     from attrition.db.engine import create_db_engine
     from attrition.db.migrate import upgrade
     from attrition.keys import create_key
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
     from attrition.training.pipeline import train_model
 
     env = {
@@ -92,8 +93,8 @@ def prepare(root: Path, family: str, rows: int) -> tuple[dict[str, str], str, An
     )
     upgrade(settings.db_url)
     result = train_model(generate_workforce(rows, seed=17), training)
-    version = registry.log_and_register(result, settings, actor="bench", source="generator")
-    decision = registry.promote(settings, version, actor="bench")
+    version = log_and_register(result, settings, actor="bench", source="generator")
+    decision = promote(settings, version, actor="bench")
     if not decision.promoted:
         raise SystemExit(f"benchmark model was not promoted: {decision.message()}")
     key = create_key(create_db_engine(settings.db_url), "bench", "predictor")
@@ -107,7 +108,7 @@ def in_process(model: Any, record: dict[str, Any], repeats: int = 500) -> dict[s
     """Median/p99 milliseconds of one row through the plain pipeline and through the fast path."""
     import pandas as pd
 
-    from attrition.fastpath import FastPredictor
+    from attrition.serving.fastpath import FastPredictor
 
     frame = pd.DataFrame([record])
     fast = FastPredictor(model)

@@ -43,9 +43,9 @@ import pandas as pd
 
 from attrition.config import Settings
 from attrition.data.generator import DRIFT_SCENARIOS, attrition_probability, generate_workforce
-from attrition.monitoring import run_drift_analysis
-from attrition.monitoring.evidently_report import evidently_default_drift, write_html_report
-from attrition.monitoring.severity import at_least
+from attrition.drift import run_drift_analysis
+from attrition.drift.evidently_report import evidently_default_drift, write_html_report
+from attrition.drift.severity import at_least
 from attrition.schema import FEATURE_COLUMNS, TARGET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drift.json"

@@ -32,10 +32,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "score.json"
 
 
 def prepare(root: Path, args: argparse.Namespace) -> Any:
-    from attrition import registry
     from attrition.config import Settings, TrainingSettings
     from attrition.data.generator import generate_workforce, write_csv
     from attrition.db.migrate import upgrade
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
     from attrition.training.pipeline import train_model
 
     settings = Settings(
@@ -51,8 +52,8 @@ def prepare(root: Path, args: argparse.Namespace) -> Any:
     )
     upgrade(settings.db_url)
     result = train_model(generate_workforce(args.train_rows, seed=1), settings.training)
-    registry.log_and_register(result, settings, actor="bench")
-    decision = registry.promote(settings, actor="bench")
+    log_and_register(result, settings, actor="bench")
+    decision = promote(settings, actor="bench")
     if not decision.promoted:
         raise SystemExit(f"set-up failed, the benchmark model was not promoted: {decision.message()}")
     csv = root / "score.csv"
@@ -75,11 +76,11 @@ def stage_rates(settings: Any, csv: Path, rows: int) -> dict[str, float]:
     """Rows/s of each stage on one chunk of ``rows`` rows (validated records)."""
     import pandas as pd
 
-    from attrition import scoring
     from attrition.data.validation import validate_frame
     from attrition.db.engine import get_engine
     from attrition.db.repositories import insert_predictions
-    from attrition.serving import Predictor
+    from attrition.serving import scoring
+    from attrition.serving.loader import Predictor
 
     predictor = Predictor.load(settings)
     raw = pd.read_csv(csv, dtype=str, nrows=rows)
@@ -116,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from attrition.scoring import score_batch
+    from attrition.serving.scoring import score_batch
 
     with tempfile.TemporaryDirectory(prefix="bench_score_") as tmp:
         root = Path(tmp)

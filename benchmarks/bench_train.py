@@ -2,7 +2,7 @@
 
 Each run does what the command does: ``train_model`` (Optuna search over all model
 families, refit, calibration, threshold, holdout metrics with bootstrap intervals,
-fairness, SHAP) and ``registry.log_and_register`` (MLflow run with every artifact and
+fairness, SHAP) and ``log_and_register`` (MLflow run with every artifact and
 the registered model) into a fresh SQLite MLflow store in a temp dir. Measured: the
 wall time of each phase, the holdout/CV scores reached, which family won and how the
 trials split over families.
@@ -35,10 +35,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "train.json"
 def run_once(
     rows: int, trials: int, seed: int, families: list[str] | None, timeout: float | None
 ) -> dict[str, Any]:
-    from attrition import registry
     from attrition.config import Settings, TrainingSettings
     from attrition.data.generator import generate_workforce
     from attrition.db.migrate import upgrade
+    from attrition.registry.runs import log_and_register
+    from attrition.registry.store import configure
     from attrition.training.pipeline import train_model
 
     frame = generate_workforce(rows, seed=seed)
@@ -57,11 +58,11 @@ def run_once(
             training=TrainingSettings.model_validate(training),
         )
         upgrade(settings.db_url)
-        registry.configure(settings)  # the MLflow store's one-off schema creation is not training time
+        configure(settings)  # the MLflow store's one-off schema creation is not training time
         started = time.perf_counter()
         result = train_model(frame, settings.training)
         trained = time.perf_counter()
-        version = registry.log_and_register(result, settings, actor="bench")
+        version = log_and_register(result, settings, actor="bench")
         logged = time.perf_counter()
     complete = [t for t in result.study.trials if t.state.name == "COMPLETE"]
     durations: dict[str, list[float]] = {}

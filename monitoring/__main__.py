@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from attrition.config import SEVERITIES, Settings, get_settings
-from attrition.monitoring.job import DriftRequest
+from attrition.drift.job import DriftRequest
 from monitoring.scheduler import (
     STATUS_FILE_NAME,
     ScheduleError,

@@ -38,7 +38,7 @@ from typing import Any
 from croniter import CroniterError, croniter
 
 from attrition.config import Settings
-from attrition.monitoring.job import (
+from attrition.drift.job import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_INSUFFICIENT,

@@ -90,7 +90,8 @@ def workforce() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def model_env(tmp_path_factory: pytest.TempPathFactory, workforce: pd.DataFrame) -> Iterator[ModelEnv]:
     """Employees in the app DB, a trained model registered and promoted: version 1 is champion."""
-    from attrition import registry
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
     from attrition.training.pipeline import train_model
 
     root = tmp_path_factory.mktemp("model_env")
@@ -98,8 +99,8 @@ def model_env(tmp_path_factory: pytest.TempPathFactory, workforce: pd.DataFrame)
     upgrade(settings.db_url)
     insert_employees(get_engine(settings.db_url), workforce, "test")
     result = train_model(workforce, settings.training)  # snapshot dates travel into the provenance
-    version = registry.log_and_register(result, settings, actor="fixture", source=f"employees@{SNAPSHOT}")
-    decision = registry.promote(settings, actor="fixture")
+    version = log_and_register(result, settings, actor="fixture", source=f"employees@{SNAPSHOT}")
+    decision = promote(settings, actor="fixture")
     assert decision.promoted, decision.message()
     yield ModelEnv(root, settings, result, version, workforce)
     get_engine.cache_clear()

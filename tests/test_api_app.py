@@ -406,15 +406,16 @@ def test_admin_reload_keeps_the_same_version_when_the_alias_did_not_move(api: Ap
 
 
 def test_alias_move_is_served_without_restart(champion_env: ModelEnv) -> None:
-    from attrition import registry
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
 
     settings = champion_env.settings
     with running_api(settings, reload_interval_seconds=0.2) as api:
         assert (
             api.client.post("/v1/predict", json=RECORD, headers=api.headers()).json()["model_version"] == "1"
         )
-        version = registry.log_and_register(champion_env.result, settings, actor="test", source="test")
-        decision = registry.promote(settings, version, actor="test")
+        version = log_and_register(champion_env.result, settings, actor="test", source="test")
+        decision = promote(settings, version, actor="test")
         assert decision.promoted, decision.message()
         assert wait_for(
             lambda: api.ctx.holder.current is not None and api.ctx.holder.current.version == version

@@ -20,8 +20,8 @@ from conftest_model import ModelEnv
 from mlflow import MlflowClient
 
 from api.schemas import EXAMPLE_REQUEST
-from attrition import registry
 from attrition.config import CHAMPION
+from attrition.registry.runs import log_and_register
 
 RECORD = dict(EXAMPLE_REQUEST)
 INTERVAL = 60.0  # the background poll does not fire during a test; the tests poll by hand
@@ -30,7 +30,7 @@ INTERVAL = 60.0  # the background poll does not fire during a test; the tests po
 def _register_broken_champion(env: ModelEnv) -> str:
     """A new version of the same model, made champion, whose model artifacts are gone."""
     settings = env.settings
-    version = registry.log_and_register(env.result, settings, actor="test", source="test")
+    version = log_and_register(env.result, settings, actor="test", source="test")
     client = MlflowClient(tracking_uri=settings.tracking_uri)
     model_version = client.get_model_version(settings.model_name, version)
     model_id = model_version.model_id or model_version.source.removeprefix("models:/")

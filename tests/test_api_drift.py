@@ -20,8 +20,8 @@ from api.routers.drift import NO_RUN_YET
 from api.schemas import DRIFT_RUN_STATUSES
 from attrition.config import SEVERITIES, Settings
 from attrition.db.repositories import get_drift_run, insert_drift_run, update_drift_run
-from attrition.monitoring.drift import FeatureDrift
-from attrition.monitoring.result import DriftResult
+from attrition.drift.features import FeatureDrift
+from attrition.drift.result import DriftResult
 
 T0 = dt.datetime(2026, 11, 1, 6, 0)  # naive UTC, as the job stores it
 

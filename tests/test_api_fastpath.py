@@ -16,10 +16,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from attrition.data.generator import generate_workforce
-from attrition.fastpath import FastPredictor
 from attrition.features import FeatureBuilder
-from attrition.model import AttritionModel, risk_band_of
 from attrition.schema import RECORD_COLUMNS, TARGET
+from attrition.serving.fastpath import FastPredictor
+from attrition.serving.model import AttritionModel, risk_band_of
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_unknown_component_falls_back_to_the_full_pipeline(
     )
     pipeline = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False).fit(train, y)
     model = dataclasses.replace(model_env.result.model, pipeline=pipeline)
-    with caplog.at_level(logging.WARNING, logger="attrition.fastpath"):
+    with caplog.at_level(logging.WARNING, logger="attrition.serving.fastpath"):
         fast = _assert_same(model, random_records.iloc[:100])
     assert not fast.compiled and "MinMaxScaler" in str(fast.reason)
     assert any(

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from attrition.db.engine import create_db_engine
 from attrition.db.models import utcnow
 from attrition.db.repositories import get_prediction, insert_predictions, query_predictions
-from attrition.prediction_log import PredictionLog
 from attrition.schema import EXAMPLE_RECORD
+from attrition.serving.prediction_log import PredictionLog
 
 
 def _entry(number: int) -> dict[str, Any]:

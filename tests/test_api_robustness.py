@@ -36,9 +36,9 @@ from api.app import create_app
 from api.lifecycle import LoadedModel
 from api.schemas import EXAMPLE_REQUEST
 from attrition.config import Settings
-from attrition.fastpath import FastPredictor
 from attrition.features import FeatureBuilder
 from attrition.schema import TARGET
+from attrition.serving.fastpath import FastPredictor
 
 RECORD = dict(EXAMPLE_REQUEST)
 

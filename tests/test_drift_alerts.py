@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from attrition.config import MonitoringSettings
-from attrition.monitoring.alerts import (
+from attrition.drift.alerts import (
     Alert,
     AlertError,
     LogSink,
@@ -23,8 +23,8 @@ from attrition.monitoring.alerts import (
     fire_alerts,
     redact_url,
 )
-from attrition.monitoring.drift import FeatureDrift
-from attrition.monitoring.result import DriftResult
+from attrition.drift.features import FeatureDrift
+from attrition.drift.result import DriftResult
 
 SECRET = "s3cr3t-t0ken"
 
@@ -171,7 +171,7 @@ def test_unreachable_webhook_raises_after_one_retry(closed_port_url: str, alert:
 def test_nothing_is_sent_below_min_severity(hook: Hook, caplog: pytest.LogCaptureFixture) -> None:
     moderate = Alert.from_result("run-7", _result("moderate"), {})
     sinks = [LogSink(), WebhookSink(hook.url, timeout=5)]
-    with caplog.at_level(logging.WARNING, logger="attrition.monitoring.alerts"):
+    with caplog.at_level(logging.WARNING, logger="attrition.drift.alerts"):
         assert fire_alerts(moderate, sinks, "severe") == []
     assert hook.bodies == []
     assert caplog.records == []
@@ -181,7 +181,7 @@ def test_nothing_is_sent_below_min_severity(hook: Hook, caplog: pytest.LogCaptur
 
 
 def test_log_sink_writes_one_warning(alert: Alert, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="attrition.monitoring.alerts"):
+    with caplog.at_level(logging.DEBUG, logger="attrition.drift.alerts"):
         LogSink().send(alert)
     assert len(caplog.records) == 1
     record = caplog.records[0]
@@ -195,7 +195,7 @@ def test_failing_webhook_does_not_stop_the_log_sink(
     closed_port_url: str, alert: Alert, caplog: pytest.LogCaptureFixture
 ) -> None:
     sinks = [WebhookSink(closed_port_url, timeout=2, retry_delay=0), LogSink()]
-    with caplog.at_level(logging.WARNING, logger="attrition.monitoring.alerts"):
+    with caplog.at_level(logging.WARNING, logger="attrition.drift.alerts"):
         records = fire_alerts(alert, sinks, "moderate")
 
     assert [(r["sink"], r["sent"]) for r in records] == [("webhook", False), ("log", True)]

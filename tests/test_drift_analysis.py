@@ -10,8 +10,8 @@ import pytest
 
 from attrition.config import Settings
 from attrition.data.generator import attrition_probability, generate_workforce
-from attrition.monitoring import DriftResult, run_drift_analysis
-from attrition.monitoring.drift import importance_weights
+from attrition.drift import DriftResult, run_drift_analysis
+from attrition.drift.features import importance_weights
 from attrition.schema import FEATURE_COLUMNS
 
 ROWS = 1000

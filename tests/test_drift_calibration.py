@@ -16,8 +16,8 @@ import pytest
 
 from attrition.config import Settings
 from attrition.data.generator import DRIFT_SCENARIOS, attrition_probability, generate_workforce
-from attrition.monitoring import DriftResult, run_drift_analysis
-from attrition.monitoring.severity import at_least
+from attrition.drift import DriftResult, run_drift_analysis
+from attrition.drift.severity import at_least
 from attrition.schema import TARGET
 
 ROWS = 1000

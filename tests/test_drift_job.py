@@ -26,7 +26,7 @@ from attrition.db.repositories import (
     insert_predictions,
     list_drift_runs,
 )
-from attrition.monitoring.job import (
+from attrition.drift.job import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_INSUFFICIENT,
@@ -34,7 +34,7 @@ from attrition.monitoring.job import (
     DriftRequest,
     run_drift_check,
 )
-from attrition.serving import Predictor
+from attrition.serving.loader import Predictor
 
 ROWS = 800
 

@@ -7,7 +7,7 @@ import pytest
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from attrition.data.generator import attrition_probability, generate_workforce
-from attrition.monitoring.performance import (
+from attrition.drift.performance import (
     METRICS,
     MetricEstimate,
     as_binary_labels,

@@ -8,9 +8,9 @@ import pytest
 
 from attrition.config import Settings
 from attrition.data.generator import generate_workforce
-from attrition.monitoring import run_drift_analysis
-from attrition.monitoring import statistics as st
-from attrition.monitoring.evidently_report import build_drift_report, write_html_report
+from attrition.drift import run_drift_analysis
+from attrition.drift import statistics as st
+from attrition.drift.evidently_report import build_drift_report, write_html_report
 
 ROWS = 600
 

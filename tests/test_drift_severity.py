@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from attrition.config import SeverityThresholds
-from attrition.monitoring.domain import DomainClassifierResult
-from attrition.monitoring.drift import FeatureDrift, SchemaCheck
-from attrition.monitoring.performance import MetricEstimate, PerformanceResult
-from attrition.monitoring.prediction_drift import PredictionDrift
-from attrition.monitoring.severity import assess_severity, at_least
+from attrition.drift.domain import DomainClassifierResult
+from attrition.drift.features import FeatureDrift, SchemaCheck
+from attrition.drift.performance import MetricEstimate, PerformanceResult
+from attrition.drift.prediction_drift import PredictionDrift
+from attrition.drift.severity import assess_severity, at_least
 
 T = SeverityThresholds()
 NO_SCHEMA_ISSUES = SchemaCheck([], [], [])

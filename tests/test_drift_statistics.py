@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from attrition.monitoring import statistics as st
+from attrition.drift import statistics as st
 
 
 @pytest.fixture

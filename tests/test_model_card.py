@@ -14,7 +14,7 @@ from attrition.cli import app
 from attrition.config import Settings
 from attrition.model_card import build_card, render_markdown, to_json, write_card
 from attrition.schema import ALL_COLUMNS
-from attrition.serving import ModelNotAvailable
+from attrition.serving.loader import ModelNotAvailable
 
 runner = CliRunner()
 

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from attrition.config import MonitoringSettings, Settings
 from attrition.db.engine import get_engine
 from attrition.db.repositories import list_drift_runs
-from attrition.monitoring.job import (
+from attrition.drift.job import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_OK,

@@ -12,13 +12,14 @@ import numpy as np
 import pandas as pd
 from conftest_model import ModelEnv
 
-from attrition import registry
 from attrition.config import CHAMPION
 from attrition.db.engine import get_engine
 from attrition.db.repositories import predictions_frame
+from attrition.registry.store import configure
 from attrition.schema import ID_COLUMN, RECORD_COLUMNS
-from attrition.scoring import score_batch
-from attrition.serving import Predictor
+from attrition.serving.loader import Predictor
+from attrition.serving.pyfunc import unwrap
+from attrition.serving.scoring import score_batch
 
 
 def test_every_path_gives_identical_probabilities(champion_env: ModelEnv) -> None:
@@ -27,11 +28,11 @@ def test_every_path_gives_identical_probabilities(champion_env: ModelEnv) -> Non
     expected = champion_env.result.model.predict_proba(records)
 
     # The registry: the pyfunc by alias (schema enforcement on) and the unwrapped model.
-    registry.configure(settings)
+    configure(settings)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{CHAMPION}")
     from_pyfunc = pyfunc.predict(records[list(RECORD_COLUMNS)])
     np.testing.assert_array_equal(from_pyfunc["probability"].to_numpy(), expected)
-    unwrapped = registry.unwrap(pyfunc)
+    unwrapped = unwrap(pyfunc)
     np.testing.assert_array_equal(unwrapped.predict_proba(records), expected)
 
     # The serving Predictor.

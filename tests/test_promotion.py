@@ -12,13 +12,15 @@ import pytest
 from conftest_model import ModelEnv, training_settings
 from typer.testing import CliRunner
 
-from attrition import registry
 from attrition.cli import app
 from attrition.config import CHALLENGER, CHAMPION, Settings
 from attrition.data.generator import write_csv
 from attrition.db.engine import get_engine
 from attrition.db.repositories import list_audit
 from attrition.reference import read_reference
+from attrition.registry.aliases import ACTION_REFUSED, promote, rollback
+from attrition.registry.runs import log_and_register
+from attrition.registry.store import RegistryError, alias_version, configure
 from attrition.schema import ATTRITION_NO, ATTRITION_YES, TARGET
 from attrition.training.pipeline import train_model
 
@@ -26,13 +28,13 @@ runner = CliRunner()
 
 
 def _aliases(settings: Settings) -> tuple[str | None, str | None]:
-    client = registry.configure(settings)
+    client = configure(settings)
     name = settings.model_name
-    return registry.alias_version(client, name, CHAMPION), registry.alias_version(client, name, CHALLENGER)
+    return alias_version(client, name, CHAMPION), alias_version(client, name, CHALLENGER)
 
 
 def _versions(settings: Settings) -> list[str]:
-    client = registry.configure(settings)
+    client = configure(settings)
     return sorted(str(v.version) for v in client.search_model_versions(f"name='{settings.model_name}'"))
 
 
@@ -45,17 +47,17 @@ def test_challenger_below_the_floor_is_refused(champion_env: ModelEnv) -> None:
     shuffled = champion_env.employees.copy()
     shuffled[TARGET] = shuffled[TARGET].sample(frac=1.0, random_state=3).to_numpy()
     weak = _train(shuffled, trials=2)
-    version = registry.log_and_register(weak, settings, actor="alice")
+    version = log_and_register(weak, settings, actor="alice")
 
-    decision = registry.promote(settings, actor="alice")
+    decision = promote(settings, actor="alice")
 
     assert not decision.promoted
     assert any("below the floor" in r for r in decision.reasons), decision.reasons
     assert _aliases(settings) == (champion_env.version, version)
-    refused = list_audit(get_engine(settings.db_url), action=registry.ACTION_REFUSED)
+    refused = list_audit(get_engine(settings.db_url), action=ACTION_REFUSED)
     assert len(refused) == 1 and refused[0]["actor"] == "alice"
     assert refused[0]["detail"]["version"] == version
-    tags = registry.configure(settings).get_model_version(settings.model_name, version).tags
+    tags = configure(settings).get_model_version(settings.model_name, version).tags
     assert "below the floor" in tags["promotion_refused_reason"]
 
 
@@ -66,9 +68,9 @@ def test_worse_challenger_is_refused_on_the_same_holdout(champion_env: ModelEnv)
     settings = champion_env.settings.model_copy(update={"training": floor})
     worse = _train(champion_env.employees, trials=1, families=["random_forest"], seed=3)
     assert worse.fairness.passed and worse.metrics["roc_auc"] >= settings.training.min_roc_auc
-    version = registry.log_and_register(worse, settings)
+    version = log_and_register(worse, settings)
 
-    decision = registry.promote(settings)
+    decision = promote(settings)
 
     assert not decision.promoted
     checks = decision.checks
@@ -90,9 +92,9 @@ def test_biased_model_fails_the_fairness_gate_and_is_not_promoted(champion_env: 
     assert not biased.fairness.passed
     gender = biased.fairness.to_dict()["attributes"]["Gender"]
     assert gender["demographic_parity_difference"] > 0.5, gender
-    version = registry.log_and_register(biased, settings)
+    version = log_and_register(biased, settings)
 
-    decision = registry.promote(settings)
+    decision = promote(settings)
 
     assert not decision.promoted
     assert decision.checks["fairness_passed"] is False
@@ -105,12 +107,12 @@ def test_biased_model_fails_the_fairness_gate_and_is_not_promoted(champion_env: 
 def test_rollback_restores_the_previous_champion(champion_env: ModelEnv) -> None:
     settings = champion_env.settings
     first = champion_env.version
-    second = registry.log_and_register(champion_env.result, settings, actor="bob")
-    assert registry.promote(settings, actor="bob", reason="weekly retrain").promoted
+    second = log_and_register(champion_env.result, settings, actor="bob")
+    assert promote(settings, actor="bob", reason="weekly retrain").promoted
     assert _aliases(settings) == (second, None)
     assert read_reference(settings)[1]["model_version"] == second
 
-    decision = registry.rollback(settings, actor="carol", reason="complaints from HR")
+    decision = rollback(settings, actor="carol", reason="complaints from HR")
 
     assert (decision.version, decision.previous_champion) == (first, second)
     assert _aliases(settings)[0] == first
@@ -130,24 +132,24 @@ def test_rollback_restores_the_previous_champion(champion_env: ModelEnv) -> None
         ("rollback", "carol", second, first, "complaints from HR"),
         ("promote", "bob", first, second, "weekly retrain"),
     ]
-    client = registry.configure(settings)
+    client = configure(settings)
     assert client.get_model_version(settings.model_name, second).tags["rolled_back_by"] == "carol"
     assert (
         client.get_model_version(settings.model_name, first).tags[f"{CHAMPION}_set_reason"]
         == "complaints from HR"
     )
     # Version 1 replaced nothing, so there is nothing further back.
-    with pytest.raises(registry.RegistryError, match="no previous champion"):
-        registry.rollback(settings)
+    with pytest.raises(RegistryError, match="no previous champion"):
+        rollback(settings)
 
 
 def test_promotion_edge_cases(champion_env: ModelEnv) -> None:
     settings = champion_env.settings
-    with pytest.raises(registry.RegistryError, match="no challenger"):
-        registry.promote(settings)
-    with pytest.raises(registry.RegistryError, match="no version '99'"):
-        registry.promote(settings, version=99)
-    again = registry.promote(settings, version=champion_env.version)
+    with pytest.raises(RegistryError, match="no challenger"):
+        promote(settings)
+    with pytest.raises(RegistryError, match="no version '99'"):
+        promote(settings, version=99)
+    again = promote(settings, version=champion_env.version)
     assert not again.promoted and "already the champion" in again.reasons[0]
 
 

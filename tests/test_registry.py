@@ -19,16 +19,29 @@ import pytest
 from conftest_model import ModelEnv, make_settings
 from mlflow import MlflowClient
 
-from attrition import registry
 from attrition.config import CHALLENGER, CHAMPION, TRAINING_EXPERIMENT, Settings
 from attrition.db.engine import get_engine
 from attrition.db.repositories import list_audit
+from attrition.registry.aliases import promote
+from attrition.registry.runs import log_and_register
+from attrition.registry.store import (
+    FAIRNESS_ARTIFACT,
+    HOLDOUT_ARTIFACT,
+    REFERENCE_SAMPLE_ARTIFACT,
+    SUMMARY_ARTIFACT,
+    RegistryError,
+    alias_version,
+    configure,
+    git_commit,
+    load_run_frame,
+)
 from attrition.schema import RECORD_COLUMNS
-from attrition.serving import ModelNotAvailable, Predictor, champion_version
+from attrition.serving.loader import ModelNotAvailable, Predictor, champion_version
+from attrition.serving.pyfunc import load_model_version
 
 
 def _client(settings: Settings) -> MlflowClient:
-    return registry.configure(settings)
+    return configure(settings)
 
 
 def test_run_holds_params_metrics_tags_and_artifacts(model_env: ModelEnv) -> None:
@@ -55,14 +68,14 @@ def test_run_holds_params_metrics_tags_and_artifacts(model_env: ModelEnv) -> Non
     assert tags["fairness_passed"] == "true"
     assert "attrition rate train=" in tags["class_balance"]
     assert tags["data_source"] == "employees@2026-10-31"
-    assert tags.get("git_commit") == registry.git_commit()
+    assert tags.get("git_commit") == git_commit()
 
     artifacts = _artifact_paths(client, run.info.run_id)
     for expected in (
-        registry.HOLDOUT_ARTIFACT,
-        registry.REFERENCE_SAMPLE_ARTIFACT,
-        registry.SUMMARY_ARTIFACT,
-        registry.FAIRNESS_ARTIFACT,
+        HOLDOUT_ARTIFACT,
+        REFERENCE_SAMPLE_ARTIFACT,
+        SUMMARY_ARTIFACT,
+        FAIRNESS_ARTIFACT,
         "reports/trials.csv",
         "reports/optimization_history.png",
         "reports/roc_curve.png",
@@ -74,7 +87,7 @@ def test_run_holds_params_metrics_tags_and_artifacts(model_env: ModelEnv) -> Non
         client.download_artifacts(run.info.run_id, "reports/trials.csv", str(model_env.root))
     )
     assert len(trials) == settings.training.trials
-    holdout = registry.load_run_frame(client, run.info.run_id, registry.HOLDOUT_ARTIFACT)
+    holdout = load_run_frame(client, run.info.run_id, HOLDOUT_ARTIFACT)
     pd.testing.assert_frame_equal(holdout, result.holdout_frame.reset_index(drop=True), check_dtype=False)
 
 
@@ -100,16 +113,16 @@ def test_registered_version_carries_signature_threshold_and_bands(model_env: Mod
     assert info.signature.inputs.input_names() == [c for c in RECORD_COLUMNS]
     assert info.signature.outputs.input_names() == ["probability", "label", "risk_band"]
     # The pickled model carries threshold and bands itself.
-    loaded = registry.load_model_version(settings, model_env.version)
+    loaded = load_model_version(settings, model_env.version)
     assert loaded.threshold == model.threshold and loaded.risk_bands == model.risk_bands
 
 
 def test_aliases_after_training_and_promotion_are_recorded(model_env: ModelEnv) -> None:
     settings = model_env.settings
     client = _client(settings)
-    assert registry.alias_version(client, settings.model_name, CHAMPION) == model_env.version
+    assert alias_version(client, settings.model_name, CHAMPION) == model_env.version
     # The promoted challenger is no longer a challenger.
-    assert registry.alias_version(client, settings.model_name, CHALLENGER) is None
+    assert alias_version(client, settings.model_name, CHALLENGER) is None
     events = list_audit(get_engine(settings.db_url))
     moves = [(e["action"], e["subject"], e["detail"]["to_version"]) for e in reversed(events)]
     assert moves == [
@@ -156,8 +169,8 @@ def test_unreachable_mlflow_server_is_reported_quickly(tmp_path: Path) -> None:
 
 def test_missing_audit_table_stops_before_anything_is_logged(model_env: ModelEnv, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)  # app DB never migrated
-    with pytest.raises(registry.RegistryError, match="attrition db upgrade"):
-        registry.log_and_register(model_env.result, settings)
+    with pytest.raises(RegistryError, match="attrition db upgrade"):
+        log_and_register(model_env.result, settings)
     client = _client(settings)
     assert client.search_registered_models() == []
     assert client.get_experiment_by_name(TRAINING_EXPERIMENT) is None
@@ -165,7 +178,7 @@ def test_missing_audit_table_stops_before_anything_is_logged(model_env: ModelEnv
 
 def test_import_has_no_side_effects(tmp_path: Path) -> None:
     code = (
-        "import mlflow, attrition.registry, attrition.serving, attrition.scoring, attrition.model_card, "
+        "import mlflow, attrition.registry, attrition.serving.loader, attrition.serving.scoring, attrition.model_card, "
         "attrition.reference; print(mlflow.get_tracking_uri())"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATTRITION_", "MLFLOW_"))}
@@ -214,8 +227,8 @@ def test_against_an_mlflow_server(model_env: ModelEnv, tmp_path: Path) -> None:
         from attrition.db.migrate import upgrade
 
         upgrade(settings.db_url)
-        version = registry.log_and_register(model_env.result, settings, actor="ci")
-        assert registry.promote(settings, actor="ci").promoted
+        version = log_and_register(model_env.result, settings, actor="ci")
+        assert promote(settings, actor="ci").promoted
         predictor = Predictor.load(settings)
         assert predictor.model_version == version == champion_version(settings)
         records = model_env.employees.head(50)

@@ -19,8 +19,8 @@ from attrition.data.generator import write_csv
 from attrition.db.engine import get_engine
 from attrition.db.repositories import insert_employees, predictions_frame, query_predictions
 from attrition.schema import ID_COLUMN
-from attrition.scoring import ScoringError, factor_text, score_batch, top_factors
-from attrition.serving import ModelNotAvailable, Predictor
+from attrition.serving.loader import ModelNotAvailable, Predictor
+from attrition.serving.scoring import ScoringError, factor_text, score_batch, top_factors
 
 runner = CliRunner()
 

@@ -207,7 +207,8 @@ def train(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from attrition.registry import RegistryError, log_and_register, preflight
+    from attrition.registry.runs import log_and_register
+    from attrition.registry.store import RegistryError, preflight
     from attrition.training.pipeline import TrainingDataError, train_model
 
     settings = get_settings()
@@ -303,8 +304,8 @@ def _training_frame(snapshot_date: datetime | None, csv: Path | None) -> tuple[A
 
 
 def _promote_and_report(settings: Any, version: str | None, actor: str | None) -> None:
-    from attrition.registry import RegistryError
-    from attrition.registry import promote as promote_version
+    from attrition.registry.aliases import promote as promote_version
+    from attrition.registry.store import RegistryError
 
     try:
         decision = promote_version(settings, version, actor=actor)
@@ -334,7 +335,8 @@ def promote_cmd(
 @app.command("rollback")
 def rollback_cmd(actor: Annotated[str | None, _ACTOR] = None) -> None:
     """Point champion back at the version it replaced (recorded in the audit trail)."""
-    from attrition.registry import RegistryError, rollback
+    from attrition.registry.aliases import rollback
+    from attrition.registry.store import RegistryError
 
     settings = get_settings()
     try:
@@ -363,8 +365,8 @@ def score(
     from rich.console import Console
     from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-    from attrition.scoring import ScoringError, score_batch
-    from attrition.serving import ModelNotAvailable
+    from attrition.serving.loader import ModelNotAvailable
+    from attrition.serving.scoring import ScoringError, score_batch
 
     settings = get_settings()
     if csv is not None and snapshot_date is not None:
@@ -406,8 +408,8 @@ def model_card(
 ) -> None:
     """Describe the champion: data, metrics with intervals, threshold, fairness, factors, limitations."""
     from attrition.model_card import build_card, to_json, write_card
-    from attrition.registry import RegistryError
-    from attrition.serving import ModelNotAvailable
+    from attrition.registry.store import RegistryError
+    from attrition.serving.loader import ModelNotAvailable
 
     if fmt not in ("markdown", "json"):
         raise typer.BadParameter(f"expected markdown or json, got {fmt!r}", param_hint="--format")
@@ -482,7 +484,7 @@ def drift_run(
     Exit 0: no action needed; 1: drift at or above --fail-on (default monitoring.fail_on);
     2: the check could not be done (never reported as "no drift"); 3: too few rows for a verdict.
     """
-    from attrition.monitoring.job import DriftRequest, run_drift_check
+    from attrition.drift.job import DriftRequest, run_drift_check
 
     sources = [x for x in (current_snapshot, current_csv, window) if x is not None]
     if len(sources) > 1:
@@ -510,7 +512,8 @@ def drift_run(
 @drift_app.command("set-reference")
 def drift_set_reference() -> None:
     """Rewrite the reference data (reference_data/) from the current champion."""
-    from attrition.registry import RegistryError, refresh_reference
+    from attrition.registry.aliases import refresh_reference
+    from attrition.registry.store import RegistryError
 
     settings = get_settings()
     try:

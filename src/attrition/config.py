@@ -36,6 +36,7 @@ RISK_BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "critical")
 PREDICTION_SOURCES: tuple[str, ...] = ("api", "batch")
 ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
 MODEL_FAMILIES: tuple[ModelFamily, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+LOGISTIC, FOREST, BOOSTING = MODEL_FAMILIES
 
 
 class RiskBands(BaseModel):
@@ -118,7 +119,7 @@ class ServingSettings(BaseModel):
 
 
 class SeverityThresholds(BaseModel):
-    """Limits of the drift severity rule (documented in ``attrition.monitoring.severity``)."""
+    """Limits of the drift severity rule (documented in ``attrition.drift.severity``)."""
 
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 

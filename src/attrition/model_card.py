@@ -13,9 +13,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from attrition import registry
 from attrition.config import CHAMPION, Settings
-from attrition.serving import ModelNotAvailable, champion_version
+from attrition.registry.store import version_summary
+from attrition.serving.loader import ModelNotAvailable, champion_version
 
 TOP_FACTORS = 10
 CARD_MARKDOWN = "model_card.md"
@@ -52,7 +52,7 @@ def build_card(settings: Settings, version: str | None = None) -> dict[str, Any]
                 "Train and promote one with `attrition train --promote`."
             )
         version = champion
-    summary = registry.version_summary(settings, version)
+    summary = version_summary(settings, version)
     card = _card(settings, str(version), summary)
     card["model"]["alias"] = CHAMPION if str(version) == champion else None
     return _clean(card)

@@ -27,7 +27,7 @@ import pandas as pd
 from attrition.config import Settings
 
 if TYPE_CHECKING:
-    from attrition.model import AttritionModel
+    from attrition.serving.model import AttritionModel
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from attrition.config import TrainingSettings
 from attrition.data.generator import generate_workforce
-from attrition.model import AttritionModel
+from attrition.serving.model import AttritionModel
 from attrition.training.evaluation import labels_of
 from attrition.training.final import fit_final
 from attrition.training.pipeline import TrainingResult, train_model

@@ -12,9 +12,9 @@ import pytest
 import shap
 
 from attrition.config import TrainingSettings
-from attrition.model import AttritionModel
 from attrition.schema import SPECS
-from attrition.training.explain import global_importance, source_mapping
+from attrition.serving.explain import global_importance, source_mapping
+from attrition.serving.model import AttritionModel
 from attrition.training.search import FAMILIES, LOGISTIC
 
 #: |base + sum(contributions) - predicted probability| allowed (float round-off only).

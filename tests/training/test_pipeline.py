@@ -12,8 +12,8 @@ import pytest
 
 from attrition.config import RISK_BAND_NAMES, RiskBands, TrainingSettings
 from attrition.data.generator import generate_workforce
-from attrition.model import risk_band_of
 from attrition.schema import ALL_COLUMNS, ATTRITION_NO, ATTRITION_YES, ID_COLUMN, TARGET
+from attrition.serving.model import risk_band_of
 from attrition.training.evaluation import METRIC_NAMES
 from attrition.training.pipeline import TrainingDataError, TrainingResult, evaluate, train_model
 

@@ -20,7 +20,7 @@ from sklearn.metrics import (
 from attrition.schema import ATTRITION_NO, ATTRITION_YES, TARGET
 
 if TYPE_CHECKING:
-    from attrition.model import AttritionModel
+    from attrition.serving.model import AttritionModel
 
 METRIC_NAMES: tuple[str, ...] = (
     "roc_auc",

@@ -3,7 +3,7 @@
 Calibration uses ``CalibratedClassifierCV(ensemble=False)``: the calibrator is fitted
 on out-of-fold scores of the training split, and the estimator is refitted on the
 whole split, so the served model is ONE pipeline behind ONE monotone map (simple to
-explain exactly; see training.explain).
+explain exactly; see serving.explain).
 
 Method (``settings.calibration="auto"``): sigmoid (Platt) below
 ``isotonic_min_rows`` training rows, isotonic above. Isotonic regression is
@@ -30,8 +30,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from threadpoolctl import threadpool_limits
 
 from attrition.config import TrainingSettings
-from attrition.model import AttritionModel
-from attrition.training.explain import ShapExplainer
+from attrition.serving.explain import ShapExplainer
+from attrition.serving.model import AttritionModel
 from attrition.training.search import SearchOutcome, build_pipeline
 from attrition.training.threshold import ThresholdChoice, choose_threshold
 

@@ -23,11 +23,11 @@ from threadpoolctl import threadpool_limits
 
 from attrition.config import TrainingSettings
 from attrition.data.validation import REQUIRED_COLUMNS, SchemaError, validate_frame
-from attrition.model import AttritionModel
 from attrition.schema import ALL_COLUMNS, ATTRITION_NO, ATTRITION_YES, SNAPSHOT_DATE, TARGET
+from attrition.serving.explain import Contributions, global_importance
+from attrition.serving.model import AttritionModel
 from attrition.training import plots
 from attrition.training.evaluation import classification_metrics, confusion_counts, evaluate, labels_of
-from attrition.training.explain import Contributions, global_importance
 from attrition.training.fairness import FairnessReport, fairness_report
 from attrition.training.final import fit_final
 from attrition.training.search import SearchOutcome, run_search

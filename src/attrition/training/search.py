@@ -40,13 +40,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from attrition.config import MODEL_FAMILIES, TrainingSettings
+from attrition.config import BOOSTING, FOREST, LOGISTIC, MODEL_FAMILIES, TrainingSettings
 from attrition.features import FeatureBuilder
 
 logger = logging.getLogger(__name__)
 
 FAMILIES: tuple[str, ...] = MODEL_FAMILIES
-LOGISTIC, FOREST, BOOSTING = MODEL_FAMILIES
 _PREFIX: dict[str, str] = {LOGISTIC: "lr_", FOREST: "rf_", BOOSTING: "hgb_"}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 

@@ -15,9 +15,10 @@ from typing import Any
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from attrition import registry
 from attrition.config import CHAMPION, Settings
-from attrition.model import AttritionModel
+from attrition.registry.store import RegistryError, alias_version, configure, safe_uri, version_summary
+from attrition.serving.model import AttritionModel
+from attrition.serving.pyfunc import load_model_version
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +30,14 @@ class ModelNotAvailable(Exception):
 def _no_champion(settings: Settings) -> ModelNotAvailable:
     return ModelNotAvailable(
         f"No {CHAMPION} model is registered as {settings.model_name!r} in MLflow at "
-        f"{registry.safe_uri(settings.tracking_uri)}. Train and promote one: `attrition train --promote` "
+        f"{safe_uri(settings.tracking_uri)}. Train and promote one: `attrition train --promote` "
         "(or `attrition promote` if a challenger is waiting)."
     )
 
 
 def _unreachable(settings: Settings, exc: Exception) -> ModelNotAvailable:
     return ModelNotAvailable(
-        f"MLflow at {registry.safe_uri(settings.tracking_uri)} could not be read ({exc}). Check that the "
+        f"MLflow at {safe_uri(settings.tracking_uri)} could not be read ({exc}). Check that the "
         "tracking server is running and ATTRITION_MLFLOW_TRACKING_URI points at it."
     )
 
@@ -44,9 +45,9 @@ def _unreachable(settings: Settings, exc: Exception) -> ModelNotAvailable:
 def champion_version(settings: Settings) -> str | None:
     """The version ``@champion`` points at, or None; ModelNotAvailable when MLflow is unreachable."""
     try:
-        client = registry.configure(settings)
-        return registry.alias_version(client, settings.model_name, CHAMPION)
-    except registry.RegistryError as exc:
+        client = configure(settings)
+        return alias_version(client, settings.model_name, CHAMPION)
+    except RegistryError as exc:
         raise ModelNotAvailable(str(exc)) from exc
     except (MlflowException, OSError) as exc:
         raise _unreachable(settings, exc) from exc
@@ -68,9 +69,9 @@ class Predictor:
         if version is None:
             raise _no_champion(settings)
         try:
-            model = registry.load_model_version(settings, version)
-            summary = registry.version_summary(settings, version)
-        except registry.RegistryError as exc:
+            model = load_model_version(settings, version)
+            summary = version_summary(settings, version)
+        except RegistryError as exc:
             raise ModelNotAvailable(str(exc)) from exc
         except (MlflowException, OSError) as exc:
             # The registry answered (the alias resolved): it is this version that cannot be read.

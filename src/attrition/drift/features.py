@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from attrition.config import MonitoringSettings
-from attrition.monitoring import statistics as st
+from attrition.drift import statistics as st
 from attrition.schema import ALL_COLUMNS, FEATURE_COLUMNS, SNAPSHOT_DATE, SPECS, ColumnSpec
 
 FeatureKind = Literal["continuous", "ordinal", "categorical"]

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from attrition.config import MonitoringSettings, TrainingSettings
-from attrition.monitoring import statistics as st
+from attrition.drift import statistics as st
 from attrition.schema import Col
 
 #: Group label of rows whose protected attribute is missing (never compared).

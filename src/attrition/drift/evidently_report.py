@@ -27,8 +27,8 @@ from evidently.metrics import ValueDrift
 from evidently.presets import DataDriftPreset
 
 from attrition.config import MonitoringSettings
-from attrition.monitoring import statistics as st
-from attrition.monitoring.result import DriftResult, summary_html
+from attrition.drift import statistics as st
+from attrition.drift.result import DriftResult, summary_html
 from attrition.schema import SPECS
 
 logger = logging.getLogger(__name__)

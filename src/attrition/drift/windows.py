@@ -28,7 +28,7 @@ from attrition.data.validation import SchemaError, validate_frame
 from attrition.db.repositories import load_employees, outcomes_frame, predictions_frame
 from attrition.reference import read_reference
 from attrition.schema import ATTRITION_NO, ATTRITION_YES, ID_COLUMN, SNAPSHOT_DATE, TARGET
-from attrition.serving import ModelNotAvailable, Predictor
+from attrition.serving.loader import ModelNotAvailable, Predictor
 
 logger = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ data quality           out-of-contract rate >       a feature absent from the   
 =====================  ==========================  ==========================  ===========================
 
 * "Drifted" means BH-significant AND past the effect-size minimum (see
-  ``attrition.monitoring.drift``). The weighted share sums the weights of the
+  ``attrition.drift.features``). The weighted share sums the weights of the
   drifted features: the champion's global importance when given (normalised
   over the tested features), else equal weights.
 * Performance uses realised metrics when outcomes exist, else the label-free
   estimate; "confident drop" = the drop minus z times the combined standard
   error of reference and current figure (ROC-AUC, recall, precision; the
-  largest counts; see ``attrition.monitoring.performance``), so noise
+  largest counts; see ``attrition.drift.performance``), so noise
   in a small window does not raise it.
 * A window below ``min_rows`` gets no severity at all (status
   "insufficient_data").
@@ -39,11 +39,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from attrition.config import SEVERITIES, SeverityThresholds
-from attrition.monitoring.domain import DomainClassifierResult
-from attrition.monitoring.drift import FeatureDrift, SchemaCheck
-from attrition.monitoring.fairness_drift import FairnessDrift
-from attrition.monitoring.performance import PerformanceResult
-from attrition.monitoring.prediction_drift import PredictionDrift
+from attrition.drift.domain import DomainClassifierResult
+from attrition.drift.fairness_drift import FairnessDrift
+from attrition.drift.features import FeatureDrift, SchemaCheck
+from attrition.drift.performance import PerformanceResult
+from attrition.drift.prediction_drift import PredictionDrift
 
 
 @dataclass

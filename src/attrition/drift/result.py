@@ -10,12 +10,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from attrition.monitoring.domain import DomainClassifierResult
-from attrition.monitoring.drift import FeatureDrift, SchemaCheck
-from attrition.monitoring.fairness_drift import FairnessDrift
-from attrition.monitoring.performance import PerformanceResult
-from attrition.monitoring.prediction_drift import PredictionDrift
-from attrition.monitoring.severity import drifted_share
+from attrition.drift.domain import DomainClassifierResult
+from attrition.drift.fairness_drift import FairnessDrift
+from attrition.drift.features import FeatureDrift, SchemaCheck
+from attrition.drift.performance import PerformanceResult
+from attrition.drift.prediction_drift import PredictionDrift
+from attrition.drift.severity import drifted_share
 
 Status = Literal["ok", "insufficient_data"]
 

@@ -28,9 +28,9 @@ from attrition.config import RISK_BAND_NAMES, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine
 from attrition.db.repositories import insert_predictions, iter_employees
-from attrition.model import AttritionModel
 from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
-from attrition.serving import Predictor
+from attrition.serving.loader import Predictor
+from attrition.serving.model import AttritionModel
 
 logger = logging.getLogger(__name__)
 

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 
 from attrition.config import MonitoringSettings, RiskBands, Settings
-from attrition.model import risk_band_of
-from attrition.monitoring.domain import domain_classifier_auc
-from attrition.monitoring.drift import feature_drift
-from attrition.monitoring.fairness_drift import fairness_drift
-from attrition.monitoring.performance import (
+from attrition.drift.domain import domain_classifier_auc
+from attrition.drift.fairness_drift import fairness_drift
+from attrition.drift.features import feature_drift
+from attrition.drift.performance import (
     PerformanceResult,
     as_binary_labels,
     as_reference_metrics,
@@ -21,10 +20,11 @@ from attrition.monitoring.performance import (
     realised_performance,
     with_reference,
 )
-from attrition.monitoring.prediction_drift import prediction_drift
-from attrition.monitoring.result import DriftResult
-from attrition.monitoring.severity import assess_severity
+from attrition.drift.prediction_drift import prediction_drift
+from attrition.drift.result import DriftResult
+from attrition.drift.severity import assess_severity
 from attrition.schema import ATTRITION_YES, TARGET
+from attrition.serving.model import risk_band_of
 
 logger = logging.getLogger(__name__)
 

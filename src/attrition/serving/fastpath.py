@@ -382,7 +382,7 @@ class FastPredictor:
         return self._predict(records)
 
     def band(self, probability: float) -> str:
-        """Risk band of one probability (same rule as ``attrition.model.risk_band_of``)."""
+        """Risk band of one probability (same rule as ``attrition.serving.model.risk_band_of``)."""
         low, medium, high, critical = RISK_BAND_NAMES
         if probability >= self.bands.critical:
             return critical

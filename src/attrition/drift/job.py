@@ -33,11 +33,11 @@ from attrition.config import MONITORING_EXPERIMENT, SEVERITIES, RiskBands, Setti
 from attrition.db.engine import get_engine
 from attrition.db.models import utcnow
 from attrition.db.repositories import insert_drift_run, load_employees, update_drift_run
-from attrition.monitoring.alerts import Alert, alert_sinks, fire_alerts
-from attrition.monitoring.analysis import run_drift_analysis
-from attrition.monitoring.result import DriftResult, json_safe
-from attrition.monitoring.severity import at_least
-from attrition.monitoring.windows import Reference, Window, load_current, load_predictor, load_reference
+from attrition.drift.alerts import Alert, alert_sinks, fire_alerts
+from attrition.drift.analysis import run_drift_analysis
+from attrition.drift.result import DriftResult, json_safe
+from attrition.drift.severity import at_least
+from attrition.drift.windows import Reference, Window, load_current, load_predictor, load_reference
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +269,7 @@ def _write_reports(
     paths["json"].write_text(json.dumps(body, indent=2), encoding="utf-8")
     paths["markdown"].write_text(outcome.markdown, encoding="utf-8")
     if html and outcome.result is not None and reference is not None and current is not None:
-        from attrition.monitoring.evidently_report import write_html_report
+        from attrition.drift.evidently_report import write_html_report
 
         try:
             paths["html"] = write_html_report(
@@ -297,13 +297,13 @@ def _log_to_mlflow(
     settings: Settings, outcome: DriftRunOutcome, reference: Window, current: Window
 ) -> list[str]:
     """Metrics of the run in the monitoring experiment; a failure is a note, not a lost verdict."""
-    from attrition import registry
+    from attrition.registry.store import configure, experiment_id
 
     result = outcome.result
     assert result is not None
     try:
-        client = registry.configure(settings)
-        experiment = registry.experiment_id(client, settings, MONITORING_EXPERIMENT)
+        client = configure(settings)
+        experiment = experiment_id(client, settings, MONITORING_EXPERIMENT)
         run = client.create_run(
             experiment,
             run_name=f"drift-{outcome.run_id[:8]}",
@@ -361,7 +361,8 @@ def retrain(settings: Settings, current: Window) -> dict[str, Any]:
     Training data: the current window when it carries outcomes for every row,
     else the latest employees snapshot.
     """
-    from attrition.registry import log_and_register, promote
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
     from attrition.schema import SNAPSHOT_DATE
     from attrition.training.pipeline import train_model
 

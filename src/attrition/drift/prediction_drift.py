@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from attrition.config import MonitoringSettings
-from attrition.monitoring import statistics as st
+from attrition.drift import statistics as st
 
 
 @dataclass
