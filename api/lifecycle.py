@@ -27,10 +27,13 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from attrition.config import Settings
 from attrition.serving.fastpath import FastPredictor
+
+if TYPE_CHECKING:  # the loader pulls in MLflow: imported where a model is loaded
+    from attrition.serving.loader import Predictor
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +47,21 @@ _MAX_ERROR = 300
 class LoadedModel:
     """A champion ready to serve: the predictor, its fast path, its identity."""
 
-    predictor: Any  # attrition.serving.loader.Predictor
+    predictor: Predictor
     fast: FastPredictor
     loaded_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def name(self) -> str:
-        return str(self.predictor.model_name)
+        return self.predictor.model_name
 
     @property
     def version(self) -> str:
-        return str(self.predictor.model_version)
+        return self.predictor.model_version
 
     @property
     def threshold(self) -> float:
-        return float(self.predictor.model.threshold)
+        return self.predictor.threshold
 
 
 class ModelHolder:

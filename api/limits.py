@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,7 +69,7 @@ def _content_type_problem(headers: dict[bytes, bytes], declared: int | None) -> 
 
 
 async def _refuse(status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
-    body = {"error": message, "detail": [], "request_id": scope.get("request_id")}
+    body: dict[str, Any] = {"error": message, "detail": [], "request_id": scope.get("request_id")}
     headers = (
         {"Connection": "close"} if status == 413 else None
     )  # do not read a huge body to keep the connection

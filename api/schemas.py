@@ -3,9 +3,11 @@
 The record model is built column by column from ``schema.SPECS``: categories
 become ``Literal`` types, integers are strict (``"41"`` or ``41.0`` is an error,
 not silently coerced) with the contract's *hard* bounds as ``ge``/``le``,
-unknown fields are rejected. Hard cross-field rules (tenure nesting) are checked
-after the fields; soft-range breaches, soft cross-field rules and a job role
-outside its usual departments are not errors: they come back as ``warnings``.
+unknown fields are rejected. The record rules after the fields are the ingest's
+(``attrition.data.validation.record_errors`` / ``record_warnings``, one implementation):
+a broken hard cross-field rule (tenure nesting) is an error; soft-range breaches,
+soft cross-field rules and a job role outside its usual departments are not: they
+come back as ``warnings``.
 
 The constant columns (``EmployeeCount``, ``Over18``, ``StandardHours``) may be
 left out (they carry no information); when given they must equal the constant.
@@ -16,27 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from attrition.config import DRIFT_RUN_STATUSES, PREDICTION_SOURCES, RISK_BAND_NAMES, SEVERITIES
-from attrition.schema import (
-    CROSS_FIELD_RULES,
-    EXAMPLE_RECORD,
-    ID_COLUMN,
-    ROLE_DEPARTMENTS,
-    SPECS,
-    TARGET,
-    Col,
-    ColumnSpec,
-)
+from attrition.config import DriftRunStatus, PredictionSource, RiskBandName, Severity
+from attrition.data.rules import RecordIssue
+from attrition.data.validation import record_errors, record_warnings
+from attrition.schema import EXAMPLE_RECORD, ID_COLUMN, SPECS, TARGET, ColumnSpec
 
-RiskBand = Literal[RISK_BAND_NAMES]  # type: ignore[valid-type]
-Source = Literal[PREDICTION_SOURCES]  # type: ignore[valid-type]
-DriftSeverity = Literal[SEVERITIES]  # type: ignore[valid-type]
-DriftRunStatus = Literal[DRIFT_RUN_STATUSES]  # type: ignore[valid-type]
+# The API's names for the Literals defined once in attrition.config.
+RiskBand = RiskBandName
+Source = PredictionSource
+DriftSeverity = Severity
 #: The example sent to and shown by clients: the contract's example, minus the outcome.
 EXAMPLE_REQUEST: dict[str, str | int] = {k: v for k, v in EXAMPLE_RECORD.items() if k != TARGET}
 
@@ -113,8 +108,14 @@ _DRIFT_RUN: dict[str, Any] = {
 }
 
 
-def _examples(*examples: Mapping[str, Any]) -> ConfigDict:
-    return ConfigDict(json_schema_extra={"examples": [dict(e) for e in examples]})
+def _examples(*examples: Mapping[str, Any], forbid_extra: bool = False) -> ConfigDict:
+    """Model config with OpenAPI examples; ``forbid_extra`` for request bodies (unknown keys are 422)."""
+    shown: dict[str, Any] = {"examples": [dict(e) for e in examples]}
+    return (
+        ConfigDict(extra="forbid", json_schema_extra=shown)
+        if forbid_extra
+        else ConfigDict(json_schema_extra=shown)
+    )
 
 
 class FieldIssue(BaseModel):
@@ -138,19 +139,12 @@ class ErrorResponse(BaseModel):
 
 
 class _RecordBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_REQUEST]})
+    model_config = _examples(EXAMPLE_REQUEST, forbid_extra=True)
 
     @model_validator(mode="after")
-    def _hard_cross_field_rules(self) -> _RecordBase:
-        broken = [
-            {
-                "field": rule.left,
-                "expected": rule.description,
-                "received": _cross_received(self, rule.left, rule.right),
-            }
-            for rule in CROSS_FIELD_RULES
-            if rule.hard and getattr(self, rule.left) > getattr(self, rule.right) + rule.offset
-        ]
+    def _hard_cross_field_rules(self) -> Self:
+        """Every broken hard rule, with field/expected/received (``api.errors`` makes the 422)."""
+        broken = [_issue(i).model_dump(exclude={"index"}) for i in record_errors(self.__dict__)]
         if broken:
             raise PydanticCustomError(
                 "cross_field",
@@ -160,8 +154,13 @@ class _RecordBase(BaseModel):
         return self
 
 
-def _cross_received(record: BaseModel, left: str, right: str) -> str:
-    return f"{left}={getattr(record, left)}, {right}={getattr(record, right)}"
+def field_warnings(record: Mapping[str, Any]) -> list[FieldIssue]:
+    """Plausible-but-unusual values of a valid record: kept, and reported."""
+    return [_issue(i) for i in record_warnings(record)]
+
+
+def _issue(issue: RecordIssue) -> FieldIssue:
+    return FieldIssue(field=issue.column, expected=issue.expected, received=issue.received)
 
 
 def _record_field(spec: ColumnSpec) -> tuple[Any, Any]:
@@ -185,54 +184,29 @@ def _record_field(spec: ColumnSpec) -> tuple[Any, Any]:
     return Annotated[int, field], ...
 
 
-PredictionRequest: type[_RecordBase] = create_model(  # type: ignore[call-overload]
-    "PredictionRequest",
-    __base__=_RecordBase,
-    __doc__="One employee record (the HR record contract).",
-    **{name: _record_field(spec) for name, spec in SPECS.items()},
-)
+def _record_model() -> type[_RecordBase]:
+    fields: dict[str, Any] = {name: _record_field(spec) for name, spec in SPECS.items()}
+    return create_model(
+        "PredictionRequest",
+        __base__=_RecordBase,
+        __doc__="One employee record (the HR record contract).",
+        **fields,
+    )
 
 
-#: (column, typical min, typical max) of the integer columns with a soft range.
-_SOFT_RANGES = [
-    (name, spec.soft_min, spec.soft_max)
-    for name, spec in SPECS.items()
-    if spec.kind == "integer" and spec.soft_min is not None and spec.soft_max is not None
-]
-
-
-def record_warnings(record: Mapping[str, Any]) -> list[FieldIssue]:
-    """Plausible-but-unusual values of a valid record: kept, and reported."""
-    issues = [
-        FieldIssue(field=name, expected=f"typically {low}-{high} (value kept)", received=record[name])
-        for name, low, high in _SOFT_RANGES
-        if not low <= record[name] <= high
-    ]
-    for rule in CROSS_FIELD_RULES:
-        if not rule.hard and record[rule.left] > record[rule.right] + rule.offset:
-            received = f"{rule.left}={record[rule.left]}, {rule.right}={record[rule.right]}"
-            issues.append(
-                FieldIssue(field=rule.left, expected=f"usually {rule.description}", received=received)
-            )
-    role, department = record[Col.JOB_ROLE], record[Col.DEPARTMENT]
-    if department not in ROLE_DEPARTMENTS.get(role, (department,)):
-        usual = " or ".join(ROLE_DEPARTMENTS[role])
-        issues.append(
-            FieldIssue(
-                field=Col.DEPARTMENT.value, expected=f"{role} is usually in {usual}", received=department
-            )
-        )
-    return issues
+if TYPE_CHECKING:  # the fields are generated from the schema at run time: checkers see the base
+    PredictionRequest = _RecordBase
+else:
+    PredictionRequest = _record_model()
 
 
 class BatchPredictionRequest(BaseModel):
     """Several records in one call (at most ``serving.max_batch_records``)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"records": [EXAMPLE_REQUEST, {**EXAMPLE_REQUEST, ID_COLUMN: 2}]}]},
+    model_config = _examples(
+        {"records": [EXAMPLE_REQUEST, {**EXAMPLE_REQUEST, ID_COLUMN: 2}]}, forbid_extra=True
     )
-    records: list[PredictionRequest] = Field(  # type: ignore[valid-type]
+    records: list[PredictionRequest] = Field(
         min_length=1, examples=[[EXAMPLE_REQUEST, {**EXAMPLE_REQUEST, ID_COLUMN: 2, "OverTime": "No"}]]
     )
 

@@ -42,11 +42,13 @@ import numpy as np
 import pandas as pd
 
 from attrition.config import Settings
-from attrition.data.generator import DRIFT_SCENARIOS, attrition_probability, generate_workforce
+from attrition.data.generator import attrition_probability, generate_workforce
+from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.drift import run_drift_analysis
 from attrition.drift.evidently_report import evidently_default_drift, write_html_report
 from attrition.drift.severity import at_least
-from attrition.schema import FEATURE_COLUMNS, TARGET
+from attrition.drift.windows import Window
+from attrition.schema import ATTRITION_YES, FEATURE_COLUMNS, TARGET
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drift.json"
 #: The columns each scenario moves on purpose.
@@ -63,6 +65,16 @@ def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, An
     start = time.perf_counter()
     value = fn(*args, **kwargs)
     return time.perf_counter() - start, value
+
+
+def _windows(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[Window, Window]:
+    """Both sides as drift windows, features only (no champion probabilities)."""
+    return Window(reference, "reference"), Window(current, "current")
+
+
+def _left(frame: pd.DataFrame) -> np.ndarray:
+    """The outcomes as 0/1 (the generator's ``Attrition``)."""
+    return (frame[TARGET] == ATTRITION_YES).to_numpy(dtype=float)
 
 
 def _log(message: str) -> None:
@@ -99,16 +111,11 @@ def time_sizes(sizes: list[int], budget: float, settings: Settings) -> list[dict
         current = generate_workforce(n, 2, drift="overtime_surge")
         ref_p, cur_p = attrition_probability(n, 1), attrition_probability(n, 2, "overtime_surge")
         entry: dict[str, Any] = {"rows_per_window": n}
-        entry["ours_data_drift_s"], result = _timed(run_drift_analysis, reference, current, settings)
-        entry["ours_full_s"], _ = _timed(
-            run_drift_analysis,
-            reference,
-            current,
-            settings,
-            reference_probabilities=ref_p,
-            current_probabilities=cur_p,
-            current_labels=current[TARGET],
+        entry["ours_data_drift_s"], result = _timed(
+            run_drift_analysis, *_windows(reference, current), settings
         )
+        scored = Window(reference, "reference", ref_p), Window(current, "current", cur_p, _left(current))
+        entry["ours_full_s"], _ = _timed(run_drift_analysis, *scored, settings)
         with tempfile.TemporaryDirectory() as tmp:
             entry["ours_html_report_s"], _ = _timed(
                 write_html_report, reference, current, result, Path(tmp) / "d.html", settings.monitoring
@@ -137,7 +144,7 @@ def quality(null_runs: int, scenario_runs: int, settings: Settings) -> dict[str,
     ours_alarm, ours_flags, ev_flags, ev_dataset = [], [], [], []
     for i in range(null_runs):
         reference, current = _null_split(50_000 + i)
-        result = run_drift_analysis(reference, current, settings)
+        result = run_drift_analysis(*_windows(reference, current), settings)
         drift = evidently_default_drift(reference, current, FEATURES)
         ours_alarm.append(at_least(result.severity, "moderate"))
         ours_flags.append(len(result.drifted_features))
@@ -176,7 +183,7 @@ def _scenario(scenario: str, runs: int, settings: Settings) -> dict[str, Any]:
     for i in range(runs):
         reference = generate_workforce(1000, 60_000 + 2 * i)
         current = generate_workforce(1000, 60_001 + 2 * i, drift=scenario)
-        result = run_drift_analysis(reference, current, settings)
+        result = run_drift_analysis(*_windows(reference, current), settings)
         drift = evidently_default_drift(reference, current, FEATURES)
         for tool, flagged, alarm in (
             ("ours", result.drifted_features, at_least(result.severity, "moderate")),

@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from attrition.config import SEVERITIES, Settings, get_settings
-from attrition.drift.job import DriftRequest
+from attrition.jobs.drift import DriftRequest, parse_days
 from monitoring.scheduler import (
     STATUS_FILE_NAME,
     ScheduleError,
@@ -36,11 +36,11 @@ _WINDOW_FROM_SETTINGS = -1
 
 
 def _days(value: str) -> int:
-    """``30`` or ``30d`` -> 30."""
-    text = value.strip().lower().removesuffix("d")
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of days such as 30 or 30d, got {value!r}")
-    return int(text)
+    """``30`` or ``30d`` -> 30, read as the CLI's ``--window`` is."""
+    try:
+        return parse_days(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_float(value: str) -> float:

@@ -38,7 +38,7 @@ from typing import Any
 from croniter import CroniterError, croniter
 
 from attrition.config import Settings
-from attrition.drift.job import (
+from attrition.jobs.drift import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_INSUFFICIENT,
@@ -185,7 +185,14 @@ def run_check(settings: Settings, request: DriftRequest, runner: Runner = run_dr
         logger.exception("drift check raised instead of reporting its failure")
         error = f"{type(exc).__name__}: {exc}"
         markdown = f"## Attrition drift check: ERROR\n\nThe check crashed: {error}\n"
-        return DriftRunOutcome("unrecorded", "error", None, EXIT_ERROR, markdown, error=error)
+        return DriftRunOutcome(
+            run_id="unrecorded",
+            status="error",
+            severity=None,
+            markdown=markdown,
+            exit_code=EXIT_ERROR,
+            error=error,
+        )
 
 
 def log_outcome(outcome: DriftRunOutcome, next_run: dt.datetime | None, why_no_next: str = "none") -> None:

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from api_support import Api, running_api
 
 from api.routers.drift import NO_RUN_YET
-from api.schemas import DRIFT_RUN_STATUSES
-from attrition.config import SEVERITIES, Settings
-from attrition.db.repositories import get_drift_run, insert_drift_run, update_drift_run
+from attrition.config import DRIFT_RUN_STATUSES, SEVERITIES, Settings
+from attrition.db.drift_runs import get_drift_run, insert_drift_run, update_drift_run
 from attrition.drift.features import FeatureDrift
 from attrition.drift.result import DriftResult
 

@@ -1,4 +1,4 @@
-"""The prediction log: batched writes, drain on close, retry while the table is gone, bounded queue."""
+"""The prediction log: one kind of row, batched writes, drain on close, retry, bounded queue."""
 
 from __future__ import annotations
 
@@ -6,13 +6,20 @@ import time
 import uuid
 from typing import Any
 
+import pandas as pd
+import pytest
 import sqlalchemy as sa
+from api_support import running_api
+from conftest_model import ModelEnv
 
+from api.schemas import EXAMPLE_REQUEST
 from attrition.db.engine import create_db_engine
 from attrition.db.models import utcnow
 from attrition.db.repositories import get_prediction, insert_predictions, query_predictions
-from attrition.schema import EXAMPLE_RECORD
-from attrition.serving.prediction_log import PredictionLog
+from attrition.schema import EXAMPLE_RECORD, TARGET
+from attrition.serving.loader import Predictor
+from attrition.serving.prediction_log import PredictionLog, prediction_rows
+from attrition.serving.scoring import score_batch
 
 
 def _entry(number: int) -> dict[str, Any]:
@@ -127,3 +134,30 @@ def test_close_without_thread_drains_inline(sqlite_url: str) -> None:
     log.close()
     assert _stored(engine) == [1, 2, 3]
     engine.dispose()
+
+
+def test_api_and_batch_scoring_log_one_kind_of_row(champion_env: ModelEnv) -> None:
+    """One record through POST /v1/predict, /v1/predict/batch and ``score --csv``: the same row."""
+    settings, record = champion_env.settings, dict(EXAMPLE_REQUEST)
+    predictor = Predictor.load(settings)
+    frame = pd.DataFrame([{**record, TARGET: "Yes"}])
+    scored = predictor.predict_frame(frame)
+    from_frame = prediction_rows(predictor, frame, scored, source="batch", request_id="run")
+    from_dicts = prediction_rows(predictor, frame.to_dict("records"), scored, source="api", request_id="r")
+    assert from_frame[0].keys() == from_dicts[0].keys()
+    assert from_frame[0]["inputs"] == from_dicts[0]["inputs"] == record  # the outcome is no input
+
+    csv = champion_env.root / "one.csv"
+    frame.to_csv(csv, index=False)
+    score_batch(settings, csv=csv, predictor=predictor, top_k=0)
+    with running_api(settings) as api:
+        for path, body in (("/v1/predict", record), ("/v1/predict/batch", {"records": [record]})):
+            assert api.client.post(path, json=body, headers=api.headers()).status_code == 200
+        assert api.ctx.log.flush()
+        rows, total = query_predictions(api.engine, limit=10)
+    assert total == 3 and sorted(r["source"] for r in rows) == ["api", "api", "batch"]
+    same = ("employee_number", "inputs", "label", "risk_band", "threshold", "model_name", "model_version")
+    for row in rows:
+        assert {k: row[k] for k in same} == {k: rows[0][k] for k in same}
+        assert row["probability"] == pytest.approx(float(scored["probability"].iloc[0]), rel=1e-9)
+        assert row["created_at"] is not None and row["snapshot_date"] is None

@@ -12,6 +12,7 @@ from attrition.config import Settings
 from attrition.data.generator import attrition_probability, generate_workforce
 from attrition.drift import DriftResult, run_drift_analysis
 from attrition.drift.features import importance_weights
+from attrition.drift.windows import Window
 from attrition.schema import FEATURE_COLUMNS
 
 ROWS = 1000
@@ -37,7 +38,7 @@ def current() -> pd.DataFrame:
 def test_same_population_gives_no_verdict_of_drift(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
-    result = run_drift_analysis(reference, current, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     assert result.status == "ok"
     assert result.severity == "none", result.reasons
     assert result.drifted_features == []
@@ -52,7 +53,7 @@ def test_same_population_gives_no_verdict_of_drift(
 
 def test_scenario_drift_is_found_and_rendered(reference: pd.DataFrame, drift_settings: Settings) -> None:
     current = generate_workforce(ROWS, seed=103, drift="overtime_surge")
-    result = run_drift_analysis(reference, current, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     assert "OverTime" in result.drifted_features
     overtime = result.by_column["OverTime"]
     assert overtime.significant and overtime.effect_passed and overtime.psi >= 0.1
@@ -67,12 +68,14 @@ def test_scenario_drift_is_found_and_rendered(reference: pd.DataFrame, drift_set
 def test_to_dict_is_plain_json_and_round_trips(reference: pd.DataFrame, drift_settings: Settings) -> None:
     current = generate_workforce(ROWS, seed=104, drift="pay_freeze")
     result = run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference", attrition_probability(ROWS, 101)),
+        Window(
+            current,
+            "current",
+            attrition_probability(ROWS, 104, "pay_freeze"),
+            current["Attrition"].to_numpy(),
+        ),
         drift_settings,
-        reference_probabilities=attrition_probability(ROWS, 101),
-        current_probabilities=attrition_probability(ROWS, 104, "pay_freeze"),
-        current_labels=current["Attrition"],
     )
     data = result.to_dict()
     text = json.dumps(data, allow_nan=False)  # no NaN / numpy leaks
@@ -88,7 +91,7 @@ def test_to_dict_is_plain_json_and_round_trips(reference: pd.DataFrame, drift_se
 
 def test_insufficient_data_is_not_a_verdict(reference: pd.DataFrame, drift_settings: Settings) -> None:
     small = generate_workforce(drift_settings.monitoring.min_rows - 1, seed=105)
-    result = run_drift_analysis(reference, small, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(small, "current"), drift_settings)
     assert result.status == "insufficient_data"
     assert result.severity is None
     assert result.features == []
@@ -96,7 +99,10 @@ def test_insufficient_data_is_not_a_verdict(reference: pd.DataFrame, drift_setti
     assert f"{drift_settings.monitoring.min_rows:,}" in result.message
     assert json.loads(json.dumps(result.to_dict()))["severity"] is None
     # Either window too small.
-    assert run_drift_analysis(small, reference, drift_settings).status == "insufficient_data"
+    assert (
+        run_drift_analysis(Window(small, "reference"), Window(reference, "current"), drift_settings).status
+        == "insufficient_data"
+    )
 
 
 def test_new_category_is_reported(
@@ -104,7 +110,7 @@ def test_new_category_is_reported(
 ) -> None:
     current = current.copy()
     current.loc[current.index[:50], "JobRole"] = "Data Scientist"
-    result = run_drift_analysis(reference, current, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     role = result.by_column["JobRole"]
     assert role.new_values == ["Data Scientist"]
     assert role.new_value_rate == pytest.approx(0.05)
@@ -120,7 +126,7 @@ def test_all_missing_column_is_reported_not_tested(
     current = current.copy()
     current["MonthlyIncome"] = None
     current["Department"] = "  "  # blank text counts as missing
-    result = run_drift_analysis(reference, current, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     for column in ("MonthlyIncome", "Department"):
         feature = result.by_column[column]
         assert not feature.tested and not feature.drifted
@@ -134,7 +140,9 @@ def test_extra_and_missing_columns_never_crash(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
     current = current.drop(columns=["OverTime", "Attrition"]).assign(Bonus=1, probability=0.3)
-    result = run_drift_analysis(reference.drop(columns=["Age"]), current, drift_settings)
+    result = run_drift_analysis(
+        Window(reference.drop(columns=["Age"]), "reference"), Window(current, "current"), drift_settings
+    )
     assert result.schema is not None
     assert result.schema.missing_in_current == ["OverTime"]
     assert result.schema.missing_in_reference == ["Age"]
@@ -154,7 +162,7 @@ def test_out_of_contract_numbers_are_counted(
     current.loc[current.index[:20], "Age"] = 150  # above the hard maximum
     current.loc[current.index[20:40], "Age"] = "forty"  # not a number
     current.loc[current.index[40:50], "Age"] = np.nan
-    result = run_drift_analysis(reference, current, drift_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     age = result.by_column["Age"]
     assert age.current_out_of_contract_rate == pytest.approx(0.04)
     assert age.current_missing_rate == pytest.approx(0.01)
@@ -164,10 +172,10 @@ def test_out_of_contract_numbers_are_counted(
 
 def test_importance_weights_drive_severity(reference: pd.DataFrame, drift_settings: Settings) -> None:
     current = generate_workforce(ROWS, seed=106, drift="overtime_surge")
-    equal = run_drift_analysis(reference, current, drift_settings)
+    equal = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
     weighted = run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference"),
+        Window(current, "current"),
         drift_settings,
         importance={"cat__OverTime_Yes": 3.0, "num__Age": 1.0, "Bogus": 5.0},
     )
@@ -192,11 +200,9 @@ def _with_probabilities(
 ) -> DriftResult:
     """The analysis with the generator's probabilities for the reference and the given current ones."""
     return run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference", attrition_probability(ROWS, 101)),
+        Window(current, "current", current_probabilities),
         settings,
-        reference_probabilities=attrition_probability(ROWS, 101),
-        current_probabilities=current_probabilities,
         threshold=0.5,
     )
 
@@ -236,23 +242,17 @@ def test_realised_performance_drop_is_severe(
     cur_p = attrition_probability(ROWS, 102)
     noise = np.random.default_rng(0).random(ROWS)  # a model that lost its signal
     result = run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference", attrition_probability(ROWS, 101)),
+        Window(current, "current", cur_p, current["Attrition"].to_numpy()),
         drift_settings,
-        reference_probabilities=attrition_probability(ROWS, 101),
-        current_probabilities=cur_p,
-        current_labels=current["Attrition"],
         reference_metrics={"roc_auc": 0.99, "roc_auc_ci_low": 0.98, "roc_auc_ci_high": 1.0},
     )
     assert result.performance is not None and result.performance.metrics["roc_auc"].confident_drop > 0.05
     assert result.severity in ("severe", "critical")
     useless = run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference", attrition_probability(ROWS, 101)),
+        Window(current, "current", noise, current["Attrition"].to_numpy() == "Yes"),
         drift_settings,
-        reference_probabilities=attrition_probability(ROWS, 101),
-        current_probabilities=noise,
-        current_labels=current["Attrition"].to_numpy() == "Yes",
     )
     assert useless.performance is not None
     assert useless.performance.metrics["roc_auc"].value == pytest.approx(0.5, abs=0.08)
@@ -263,16 +263,18 @@ def test_bad_inputs_name_the_field(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
     with pytest.raises(ValueError, match="current_probabilities: expected 1000 probabilities"):
-        run_drift_analysis(reference, current, drift_settings, current_probabilities=np.zeros(5))
+        run_drift_analysis(
+            Window(reference, "reference"), Window(current, "current", np.zeros(5)), drift_settings
+        )
     with pytest.raises(ValueError, match=r"reference_probabilities: expected probabilities in \[0, 1\]"):
-        run_drift_analysis(reference, current, drift_settings, reference_probabilities=np.full(ROWS, 1.5))
+        run_drift_analysis(
+            Window(reference, "reference", np.full(ROWS, 1.5)), Window(current, "current"), drift_settings
+        )
     with pytest.raises(ValueError, match=r"current_labels: expected 0/1.*'maybe'"):
         run_drift_analysis(
-            reference,
-            current,
+            Window(reference, "reference"),
+            Window(current, "current", np.full(ROWS, 0.2), np.array(["maybe"] * ROWS)),
             drift_settings,
-            current_probabilities=np.full(ROWS, 0.2),
-            current_labels=["maybe"] * ROWS,
         )
 
 
@@ -282,10 +284,12 @@ def test_domain_classifier_sees_a_joint_shift_the_marginals_miss(reference: pd.D
     rng = np.random.default_rng(3)
     # Same marginals, broken link between level and income: only a multivariate check can tell.
     shuffled["MonthlyIncome"] = rng.permutation(shuffled["MonthlyIncome"].to_numpy())
-    result = run_drift_analysis(reference, shuffled, settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(shuffled, "current"), settings)
     assert result.drifted_features == []
     assert result.domain is not None and result.domain.roc_auc >= 0.6
     assert result.severity in ("moderate", "severe")
-    same = run_drift_analysis(reference, generate_workforce(ROWS, seed=107), settings)
+    same = run_drift_analysis(
+        Window(reference, "reference"), Window(generate_workforce(ROWS, seed=107), "current"), settings
+    )
     assert same.domain is not None and same.domain.roc_auc < 0.6
     assert isinstance(same, DriftResult) and same.severity == "none"

@@ -15,9 +15,11 @@ from __future__ import annotations
 import pytest
 
 from attrition.config import Settings
-from attrition.data.generator import DRIFT_SCENARIOS, attrition_probability, generate_workforce
+from attrition.data.generator import attrition_probability, generate_workforce
+from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.drift import DriftResult, run_drift_analysis
 from attrition.drift.severity import at_least
+from attrition.drift.windows import Window
 from attrition.schema import TARGET
 
 ROWS = 1000
@@ -44,12 +46,11 @@ def _run(settings: Settings, reference_seed: int, current_seed: int, drift: str 
     reference = generate_workforce(ROWS, reference_seed)
     current = generate_workforce(ROWS, current_seed, drift=drift)
     return run_drift_analysis(
-        reference,
-        current,
+        Window(reference, "reference", attrition_probability(ROWS, reference_seed)),
+        Window(
+            current, "current", attrition_probability(ROWS, current_seed, drift), current[TARGET].to_numpy()
+        ),
         settings,
-        reference_probabilities=attrition_probability(ROWS, reference_seed),
-        current_probabilities=attrition_probability(ROWS, current_seed, drift),
-        current_labels=current[TARGET],
     )
 
 
@@ -87,13 +88,17 @@ def test_domain_classifier_is_quiet_without_drift_and_sees_strong_shifts() -> No
     null_aucs = []
     for i in range(12):
         result = run_drift_analysis(
-            generate_workforce(ROWS, 30_000 + 2 * i), generate_workforce(ROWS, 30_001 + 2 * i), settings
+            Window(generate_workforce(ROWS, 30_000 + 2 * i), "reference"),
+            Window(generate_workforce(ROWS, 30_001 + 2 * i), "current"),
+            settings,
         )
         assert result.domain is not None
         null_aucs.append(result.domain.roc_auc)
     assert max(null_aucs) < limit, null_aucs
     for scenario in ("pay_freeze", "remote_hiring"):
         result = run_drift_analysis(
-            generate_workforce(ROWS, 30_100), generate_workforce(ROWS, 30_101, drift=scenario), settings
+            Window(generate_workforce(ROWS, 30_100), "reference"),
+            Window(generate_workforce(ROWS, 30_101, drift=scenario), "current"),
+            settings,
         )
         assert result.domain is not None and result.domain.roc_auc >= limit, (scenario, result.domain)

@@ -1,4 +1,4 @@
-"""``run_drift_check`` / ``attrition drift run`` end to end with a real champion, DB and MLflow."""
+"""The drift job (``run_drift_check`` / ``attrition drift run``) end to end with a real champion, DB and MLflow."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from conftest_model import ModelEnv
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -18,22 +19,23 @@ from typer.testing import CliRunner
 from attrition.cli import app
 from attrition.config import MONITORING_EXPERIMENT, Settings
 from attrition.data.generator import generate_workforce
+from attrition.db.drift_runs import get_drift_run, list_drift_runs
 from attrition.db.engine import get_engine
-from attrition.db.repositories import (
-    get_drift_run,
-    insert_employees,
-    insert_outcome,
-    insert_predictions,
-    list_drift_runs,
-)
-from attrition.drift.job import (
+from attrition.db.repositories import insert_employees, insert_outcome, insert_predictions, list_audit
+from attrition.drift.windows import Window
+from attrition.jobs.drift import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_INSUFFICIENT,
     EXIT_OK,
+    RETRAIN_ACTOR,
     DriftRequest,
+    parse_days,
+    retrain_request,
     run_drift_check,
 )
+from attrition.registry.aliases import ACTION_CHALLENGER, ACTION_PROMOTE, ACTION_REFUSED
+from attrition.registry.store import version_summary
 from attrition.serving.loader import Predictor
 
 ROWS = 800
@@ -272,3 +274,66 @@ def test_unwritable_reports_are_an_error_not_a_lost_verdict(env: ModelEnv, tmp_p
     assert "verdict (moderate)" in (outcome.error or "")
     row = get_drift_run(get_engine(settings.db_url), outcome.run_id)
     assert row is not None and row["status"] == "error" and "reports could not be written" in row["error"]
+
+
+@pytest.mark.slow
+def test_retraining_after_drift_is_the_train_job_and_keeps_the_snapshot_provenance(env: ModelEnv) -> None:
+    engine = get_engine(env.settings.db_url)
+    snapshot = dt.date(2026, 11, 30)
+    insert_employees(
+        engine, generate_workforce(ROWS, seed=5, snapshot_date=snapshot, drift="overtime_surge"), "t"
+    )
+    outcome = run_drift_check(env.settings, DriftRequest(retrain_on="moderate", html=False))
+    assert outcome.status == "ok" and outcome.severity in ("moderate", "severe", "critical"), outcome.error
+    retrain = outcome.retrain
+    assert retrain is not None and "error" not in retrain, retrain
+    # Trained on the labelled current snapshot, and the registry knows which snapshot it was.
+    assert retrain["source"] == f"employees@{snapshot}" and retrain["snapshot_dates"] == [str(snapshot)]
+    data = version_summary(env.settings, retrain["version"])["data"]
+    assert data["source"] == f"employees@{snapshot}" and data["snapshot_dates"] == [str(snapshot)]
+    assert data["rows_total"] == ROWS
+    # Registered as challenger, then put to the promotion gate, both by the drift monitor.
+    actions = {e["action"] for e in list_audit(engine) if e["actor"] == RETRAIN_ACTOR}
+    assert ACTION_CHALLENGER in actions and bool(actions & {ACTION_PROMOTE, ACTION_REFUSED})
+    assert retrain["promoted"] == (ACTION_PROMOTE in actions)
+    row = get_drift_run(engine, outcome.run_id)
+    assert row is not None and row["retrain"]["snapshot_dates"] == [str(snapshot)]
+
+
+def test_retraining_runs_the_preflight_before_training(env: ModelEnv, tmp_path: Path) -> None:
+    with get_engine(env.settings.db_url).begin() as conn:
+        conn.execute(sa.text("DROP TABLE audit_log"))
+    current = _csv(tmp_path, "surge.csv", generate_workforce(ROWS, seed=5, drift="overtime_surge"))
+    outcome = run_drift_check(env.settings, DriftRequest(current_csv=current, retrain_on="none", html=False))
+    assert outcome.status == "ok" and outcome.exit_code == EXIT_OK  # the verdict stands
+    retrain = outcome.retrain
+    assert retrain is not None and retrain["triggered"] and "audit_log" in retrain["error"]
+    assert retrain["source"] == "csv:surge.csv" and "roc_auc" not in retrain and "version" not in retrain
+    row = get_drift_run(get_engine(env.settings.db_url), outcome.run_id)
+    assert row is not None and "audit_log" in row["retrain"]["error"]
+
+
+def test_the_retraining_records_come_from_the_current_window_when_it_has_every_outcome() -> None:
+    frame = generate_workforce(ROWS, seed=3).drop(columns="Attrition")
+    left = np.arange(ROWS) % 5 == 0
+    labelled = retrain_request(
+        Window(frame, "employees@2026-11-30", labels=left.astype(float), snapshot=dt.date(2026, 11, 30))
+    )
+    assert labelled.promote and labelled.actor == RETRAIN_ACTOR and labelled.source == "employees@2026-11-30"
+    assert labelled.records is not None
+    assert (labelled.records["Attrition"] == "Yes").tolist() == left.tolist()  # outcomes become the label
+    assert set(labelled.records["snapshot_date"]) == {dt.date(2026, 11, 30)}
+    partly = np.where(left, 1.0, np.nan)
+    fallback = retrain_request(Window(frame, "employees@2026-11-30", labels=partly))
+    assert fallback.records is None and fallback.snapshot_date is None  # the latest stored snapshot
+
+
+@pytest.mark.parametrize(("text", "days"), [("30", 30), ("30d", 30), (" 7D ", 7), ("1", 1)])
+def test_day_windows_read_the_same_for_the_cli_and_the_service(text: str, days: int) -> None:
+    assert parse_days(text) == days
+
+
+@pytest.mark.parametrize("text", ["0", "0d", "thirty", "-3", "3.5d", "", "d"])
+def test_a_bad_day_window_says_what_is_expected(text: str) -> None:
+    with pytest.raises(ValueError, match=f"expected a number of days such as 30d, got {text!r}"):
+        parse_days(text)

@@ -11,6 +11,7 @@ from attrition.data.generator import generate_workforce
 from attrition.drift import run_drift_analysis
 from attrition.drift import statistics as st
 from attrition.drift.evidently_report import build_drift_report, write_html_report
+from attrition.drift.windows import Window
 
 ROWS = 600
 
@@ -24,7 +25,8 @@ def report_settings() -> Settings:
 
 def test_report_uses_our_methods_and_the_bh_cutoff(report_settings: Settings) -> None:
     reference = generate_workforce(ROWS, 1)
-    result = run_drift_analysis(reference, generate_workforce(ROWS, 2, drift="reorg"), report_settings)
+    current = generate_workforce(ROWS, 2, drift="reorg")
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), report_settings)
     report = build_drift_report(result, report_settings.monitoring)
     preset = report.metrics[0]
     methods = preset.per_column_method
@@ -42,7 +44,7 @@ def test_report_uses_our_methods_and_the_bh_cutoff(report_settings: Settings) ->
 def test_html_report_is_written_with_our_summary_first(tmp_path: Path, report_settings: Settings) -> None:
     reference = generate_workforce(ROWS, 3)
     current = generate_workforce(ROWS, 4, drift="overtime_surge")
-    result = run_drift_analysis(reference, current, report_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(current, "current"), report_settings)
     path = write_html_report(
         reference, current, result, tmp_path / "out" / "drift.html", report_settings.monitoring
     )
@@ -63,7 +65,7 @@ def test_html_report_is_written_with_our_summary_first(tmp_path: Path, report_se
 def test_insufficient_data_report_is_the_summary_alone(tmp_path: Path, report_settings: Settings) -> None:
     reference = generate_workforce(ROWS, 5)
     small = generate_workforce(50, 6)
-    result = run_drift_analysis(reference, small, report_settings)
+    result = run_drift_analysis(Window(reference, "reference"), Window(small, "current"), report_settings)
     html = write_html_report(
         reference, small, result, tmp_path / "d.html", report_settings.monitoring
     ).read_text()

@@ -1,12 +1,19 @@
-"""The Alembic migrations build exactly the tables the models describe, on every backend."""
+"""The Alembic migrations build exactly the tables the models describe, on every backend; ``db upgrade REV``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
 
-from attrition.db.engine import create_db_engine
-from attrition.db.migrate import current, downgrade, upgrade
+from attrition.cli import app
+from attrition.config import reset_settings
+from attrition.db.engine import create_db_engine, get_engine
+from attrition.db.migrate import MigrationError, current, downgrade, migrate, upgrade
 from attrition.db.models import Base
 
 
@@ -35,3 +42,63 @@ def test_tables_compile_for_sql_server() -> None:
         ddl = str(CreateTable(table).compile(dialect=mssql.dialect()))
         assert "VARCHAR(max)" not in ddl.replace("NVARCHAR(max)", ""), table.name
         assert "VARCHAR," not in ddl and "VARCHAR\n" not in ddl, table.name
+
+
+@pytest.fixture
+def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``db_url`` as the database the CLI's settings point at."""
+    monkeypatch.setenv("ATTRITION_DATABASE_URL", db_url)
+    reset_settings()
+    get_engine.cache_clear()
+    yield db_url
+    reset_settings()
+    get_engine.cache_clear()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_cli_db_upgrade_goes_down_and_up_to_the_revision_asked(cli_db: str) -> None:
+    runner = CliRunner()
+    head = current(cli_db)
+    assert head is not None and _tables(cli_db) == set(Base.metadata.tables)
+
+    down = runner.invoke(app, ["db", "upgrade", "base"])
+    assert down.exit_code == 0, down.output
+    assert down.output.strip().endswith("is at revision base")
+    assert current(cli_db) is None and _tables(cli_db) == set()
+
+    again = runner.invoke(app, ["db", "upgrade", "base"])  # already there: nothing to do
+    assert again.exit_code == 0 and current(cli_db) is None
+
+    by_id = runner.invoke(app, ["db", "upgrade", head])
+    assert by_id.exit_code == 0, by_id.output
+    assert by_id.output.strip().endswith(f"is at revision {head}")
+    assert current(cli_db) == head and _tables(cli_db) == set(Base.metadata.tables)
+
+    default = runner.invoke(app, ["db", "upgrade"])
+    assert default.exit_code == 0 and default.output.strip().endswith(f"is at revision {head}")
+
+
+@pytest.mark.parametrize("revision", ["0002", "nope", " "])
+def test_cli_db_upgrade_to_an_unknown_revision_is_a_clear_error(cli_db: str, revision: str) -> None:
+    result = CliRunner().invoke(app, ["db", "upgrade", revision])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    assert f"error: unknown revision {revision!r}: expected head, base or one of 0001" in result.output
+    assert current(cli_db) == "0001"  # untouched
+
+
+def test_a_database_at_a_revision_the_migrations_do_not_know_is_left_alone(sqlite_url: str) -> None:
+    engine = create_db_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00d'"))
+    engine.dispose()
+    with pytest.raises(MigrationError, match="revision 'f00d', which these migrations do not know"):
+        migrate(sqlite_url, "base")
+    assert current(sqlite_url) == "f00d"

@@ -27,9 +27,9 @@ from conftest_model import ModelEnv, make_settings
 from pydantic import ValidationError
 
 from attrition.config import MonitoringSettings, Settings
+from attrition.db.drift_runs import list_drift_runs
 from attrition.db.engine import get_engine
-from attrition.db.repositories import list_drift_runs
-from attrition.drift.job import (
+from attrition.jobs.drift import (
     EXIT_DRIFT,
     EXIT_ERROR,
     EXIT_OK,

@@ -131,7 +131,8 @@ def test_role_outside_its_department_warns() -> None:
     result = validate_frame(_frame(2, r0={"Department": "Research & Development"}))
 
     issue = _only(result.issues)
-    assert (issue.column, issue.severity) == ("JobRole", "warning")
+    # Named on Department, as the API names it: the role is the given, the department the oddity.
+    assert (issue.column, issue.severity, issue.value) == ("Department", "warning", "Research & Development")
     assert "'Sales Executive' is not a role of Department 'Research & Development'" in issue.reason
     assert len(result.valid) == 2
 

@@ -1,19 +1,15 @@
-"""Shared pieces of the routers: documented error responses, DB-error mapping, log entries."""
+"""Shared pieces of the routers: documented error responses, DB-error mapping."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
 from api.errors import ApiError
-from api.lifecycle import LoadedModel
 from api.schemas import ErrorResponse
-from attrition.db.models import utcnow
-from attrition.schema import ID_COLUMN
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -42,32 +38,3 @@ def database(action: str) -> Iterator[None]:
         yield
     except sa.exc.SQLAlchemyError:
         raise ApiError(503, f"the app database is unreachable; could not {action}. Retry shortly.") from None
-
-
-def log_entry(
-    model: LoadedModel,
-    record: Mapping[str, Any],
-    probability: float,
-    label: bool,
-    risk_band: str,
-    *,
-    source: str,
-    request_id: str | None,
-    factors: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """One row of the ``predictions`` table."""
-    return {
-        "prediction_id": str(uuid.uuid4()),
-        "created_at": utcnow(),
-        "employee_number": record.get(ID_COLUMN),
-        "model_name": model.name,
-        "model_version": model.version,
-        "probability": probability,
-        "threshold": model.threshold,
-        "label": label,
-        "risk_band": risk_band,
-        "inputs": dict(record),
-        "top_factors": factors,
-        "source": source,
-        "request_id": request_id,
-    }

@@ -11,7 +11,7 @@ from api.deps import Context, Viewer
 from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, database, errors
 from api.schemas import DriftRunDetail, DriftRunPage, DriftRunStatus, DriftRunSummary, DriftSeverity
-from attrition.db.repositories import get_drift_run, list_drift_runs
+from attrition.db.drift_runs import get_drift_run, list_drift_runs
 
 router = APIRouter(prefix="/v1/drift", tags=["drift"])
 

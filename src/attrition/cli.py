@@ -1,31 +1,50 @@
-"""The ``attrition`` command line: every job is a command over a package function."""
+"""The ``attrition`` command line: each command parses its options, calls a job, echoes its result.
+
+The jobs (``attrition.jobs``) are imported on first use, so ``attrition --help`` loads no
+model, database or monitoring stack. Exit codes are the jobs' (each command's help says them).
+"""
 
 from __future__ import annotations
 
+import getpass
 import logging
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from attrition.config import get_settings
+from attrition import jobs
+from attrition.config import SEVERITIES, Settings, get_settings
+from attrition.data.scenarios import DRIFT_SCENARIOS
+from attrition.jobs.base import Outcome
 
 app = typer.Typer(
     help="Employee attrition platform: data, training, scoring, serving, drift.", no_args_is_help=True
 )
-db_app = typer.Typer(help="App database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-keys_app = typer.Typer(
-    help="API keys of the prediction API (stored hashed, shown once).", no_args_is_help=True
-)
-app.add_typer(keys_app, name="keys")
-serve_app = typer.Typer(help="Run a service.", no_args_is_help=True)
-app.add_typer(serve_app, name="serve")
-drift_app = typer.Typer(
-    help="Drift monitoring: compare current data with the reference.", no_args_is_help=True
-)
-app.add_typer(drift_app, name="drift")
+
+
+def _group(name: str, help: str) -> typer.Typer:
+    group = typer.Typer(help=help, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+db_app = _group("db", "App database schema.")
+keys_app = _group("keys", "API keys of the prediction API (stored hashed, shown once).")
+serve_app = _group("serve", "Run a service.")
+drift_app = _group("drift", "Drift monitoring: compare current data with the reference.")
+
+_DAY = ["%Y-%m-%d"]
+_Snapshot = Annotated[
+    datetime | None,
+    typer.Option("--snapshot-date", formats=_DAY, help="Employees snapshot (default: the latest)."),
+]
+_Actor = Annotated[
+    str | None, typer.Option("--actor", help="Who is acting, for the audit trail (default: $USER).")
+]
 
 
 @app.callback()
@@ -34,52 +53,70 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-@db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
-    """Create or migrate the app database tables (ATTRITION_DATABASE_URL or the SQLite default)."""
-    from attrition.db.migrate import upgrade
+def _finish(outcome: Outcome, label: str = "error") -> None:
+    """The job's error on stderr and its exit code; nothing when it did its work."""
+    if outcome.error:
+        typer.echo(f"{label}: {outcome.error}", err=True)
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
-    url = get_settings().db_url
-    upgrade(url)
-    typer.echo(f"database at {_safe_url(url)} is at revision {revision}")
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def _one_source(snapshot_date: datetime | None, csv: Path | None) -> None:
+    if csv is not None and snapshot_date is not None:
+        raise typer.BadParameter("give either --snapshot-date or --csv, not both", param_hint="--csv")
+
+
+@contextmanager
+def _progress(
+    kind: str, *, total: float | None = None, disable: bool = False, stderr: bool = True, **fields: Any
+) -> Iterator[Callable[..., None]]:
+    """A transient progress bar of ``kind`` (generate, ingest, train, score); yields its ``update``."""
+    from rich.console import Console  # rich's progress machinery only for commands that show it
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = {
+        "generate": Progress.get_default_columns(),
+        "ingest": (TextColumn("ingesting"), BarColumn(), TextColumn("{task.fields[rows]:,} rows")),
+        "train": (TextColumn("optuna trials"), BarColumn(), MofNCompleteColumn()),
+        "score": (TextColumn("scoring {task.completed:,} rows"),),
+    }[kind]
+    elapsed = () if kind == "generate" else (TimeElapsedColumn(),)
+    console = Console(stderr=True) if stderr else None
+    with Progress(*columns, *elapsed, console=console, transient=True, disable=disable) as bar:
+        task = bar.add_task(fields.pop("description", kind), total=total, **fields)
+        yield lambda **update: bar.update(task, **update)
 
 
 @app.command("generate")
 def generate(
-    out: Annotated[Path, typer.Option("--out", dir_okay=False, help="CSV file to write.")],
-    rows: Annotated[int, typer.Option("--rows", min=1, help="Number of employees.")] = 10_000,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed: same seed, same bytes.")] = 42,
+    out: Annotated[Path, typer.Option(dir_okay=False, help="CSV file to write.")],
+    rows: Annotated[int, typer.Option(min=1, help="Number of employees.")] = 10_000,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed: same seed, same bytes.")] = 42,
     snapshot_date: Annotated[
-        datetime | None,
-        typer.Option(
-            "--snapshot-date", formats=["%Y-%m-%d"], help="Add a snapshot_date column (YYYY-MM-DD)."
-        ),
+        datetime | None, typer.Option(formats=_DAY, help="Add a snapshot_date column (YYYY-MM-DD).")
     ] = None,
     drift: Annotated[
-        str | None,
-        typer.Option("--drift", help="Drift scenario to simulate; an unknown name lists the valid ones."),
+        str | None, typer.Option(help="Drift scenario to simulate; an unknown name lists the valid ones.")
     ] = None,
 ) -> None:
     """Write a synthetic IBM-HR-like workforce as CSV: the embedded default data."""
-    from rich.progress import Progress
-
-    from attrition.data.generator import DRIFT_SCENARIOS, generate_workforce, write_csv
-    from attrition.schema import ATTRITION_YES, TARGET
-
     if drift is not None and drift not in DRIFT_SCENARIOS:
         valid = ", ".join(DRIFT_SCENARIOS)
         raise typer.BadParameter(
             f"unknown scenario {drift!r}; expected one of: {valid}", param_hint="--drift"
         )
-    with Progress(transient=True, disable=rows < 100_000) as progress:
-        task = progress.add_task("generating", total=None)
-        day = snapshot_date.date() if snapshot_date else None
-        frame = generate_workforce(rows, seed, snapshot_date=day, drift=drift)
-        progress.update(task, description="writing CSV", total=rows, completed=0)
-        write_csv(frame, out, progress=lambda done, _total: progress.update(task, completed=done))
-    rate = (frame[TARGET] == ATTRITION_YES).mean()
-    summary = f"seed {seed}, drift {drift or 'none'}, attrition {rate:.1%}"
-    typer.echo(f"wrote {rows:,} employees to {out} ({summary})")
+    day = _day(snapshot_date)
+    request = jobs.generate.GenerateRequest(out, rows=rows, seed=seed, snapshot_date=day, drift=drift)
+    with _progress("generate", disable=rows < 100_000, stderr=False, description="generating") as update:
+        outcome = jobs.generate.generate(
+            request, lambda done, total: update(description="writing CSV", completed=done, total=total)
+        )
+    summary = f"seed {seed}, drift {drift or 'none'}, attrition {outcome.attrition_rate:.1%}"
+    typer.echo(f"wrote {outcome.rows:,} employees to {out} ({summary})")
 
 
 @app.command("ingest")
@@ -90,14 +127,11 @@ def ingest(
     snapshot_date: Annotated[
         datetime | None,
         typer.Option(
-            "--snapshot-date",
-            formats=["%Y-%m-%d"],
+            formats=_DAY,
             help="Date the export describes (YYYY-MM-DD); default: the file's snapshot_date column, else today.",
         ),
     ] = None,
-    chunk_rows: Annotated[
-        int, typer.Option("--chunk-rows", min=1, help="Rows read and stored per chunk.")
-    ] = 50_000,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows read and stored per chunk.")] = 50_000,
     replace: Annotated[
         bool,
         typer.Option(
@@ -113,76 +147,30 @@ def ingest(
     present (warnings allowed, including rows that differ from the stored snapshot); 1: some rows
     rejected (malformed CSV lines included), the good ones stored; 2: nothing ingested.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from attrition.data.ingest import IngestError, ingest_csv, summary_lines
-    from attrition.db.engine import get_engine
-
+    request = jobs.ingest.IngestRequest(file, _day(snapshot_date), chunk_rows, replace)
     size = file.stat().st_size if file.is_file() else None
-    bar = (
-        TextColumn("ingesting"),
-        BarColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeElapsedColumn(),
-    )
-    try:
-        with Progress(*bar, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("ingest", total=size, rows=0)
-            report = ingest_csv(
-                file,
-                get_engine(),
-                snapshot_date.date() if snapshot_date else None,
-                chunk_rows=chunk_rows,
-                progress=lambda rows, done: progress.update(task, completed=done, rows=rows),
-                replace=replace,
-            )
-    except IngestError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        if exc.issues_path:
-            typer.echo(f"issues report: {exc.issues_path}", err=True)
-        raise typer.Exit(2) from exc
-    except SQLAlchemyError as exc:
-        typer.echo(f"database error: {exc}\nrows stored before it are kept; re-running is safe", err=True)
-        raise typer.Exit(2) from exc
-    for line in summary_lines(report):
+    with _progress("ingest", total=size, rows=0) as update:
+        outcome = jobs.ingest.ingest(
+            get_settings(), request, lambda rows, done: update(completed=done, rows=rows)
+        )
+    for line in outcome.summary:
         typer.echo(line)
-    if report.rejected_rows:
-        raise typer.Exit(1)
-
-
-# --- model lifecycle: train, promote, rollback, score, model card ------------------------------
-
-_ACTOR = typer.Option("--actor", help="Who is acting, for the audit trail (default: $USER).")
-_Snapshot = Annotated[
-    datetime | None,
-    typer.Option("--snapshot-date", formats=["%Y-%m-%d"], help="Employees snapshot (default: the latest)."),
-]
+    _finish(outcome, "database error" if outcome.database_failed else "error")
 
 
 @app.command("train")
 def train(
     trials: Annotated[
-        int | None, typer.Option("--trials", min=1, help="Optuna trials (default: training.trials).")
+        int | None, typer.Option(min=1, help="Optuna trials (default: training.trials).")
     ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", min=1, help="Stop the search after S seconds.")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", min=0, help="Seed of split, sampler and models.")
-    ] = None,
+    timeout: Annotated[float | None, typer.Option(min=1, help="Stop the search after S seconds.")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="Seed of split, sampler and models.")] = None,
     storage: Annotated[
-        str | None,
-        typer.Option("--storage", help="Optuna RDB URL: parallel train processes share the study."),
+        str | None, typer.Option(help="Optuna RDB URL: parallel train processes share the study.")
     ] = None,
-    study_name: Annotated[
-        str | None, typer.Option("--study-name", help="Optuna study to create or join.")
-    ] = None,
+    study_name: Annotated[str | None, typer.Option(help="Optuna study to create or join.")] = None,
     snapshot_date: _Snapshot = None,
-    csv: Annotated[
-        Path | None, typer.Option("--csv", dir_okay=False, help="Train on a contract CSV instead.")
-    ] = None,
+    csv: Annotated[Path | None, typer.Option(dir_okay=False, help="Train on a contract CSV instead.")] = None,
     promote: Annotated[
         bool, typer.Option("--promote", help="Promote to champion if it passes the gates.")
     ] = False,
@@ -193,7 +181,7 @@ def train(
             help="Extra worker of a parallel search (needs --storage): run trials, register nothing.",
         ),
     ] = False,
-    actor: Annotated[str | None, _ACTOR] = None,
+    actor: _Actor = None,
 ) -> None:
     """Search, fit, calibrate and audit a model; log it to MLflow as the challenger.
 
@@ -204,247 +192,129 @@ def train(
     Exit 0: trained (and promoted, with --promote); 1: promotion refused or registry error;
     2: the training data cannot train a model (nothing registered, no alias moved).
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from attrition.registry.runs import log_and_register
-    from attrition.registry.store import RegistryError, preflight
-    from attrition.training.pipeline import TrainingDataError, train_model
-
+    _check_training_options(search_only, storage, promote, snapshot_date, csv)
+    request = jobs.train.TrainRequest(
+        trials=trials,
+        timeout_seconds=timeout,
+        seed=seed,
+        storage=storage,
+        study_name=study_name,
+        snapshot_date=_day(snapshot_date),
+        csv=csv,
+        search_only=search_only,
+        promote=promote,
+        actor=actor,
+    )
     settings = get_settings()
-    overrides = {"trials": trials, "timeout_seconds": timeout, "seed": seed}
-    training = settings.training.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    settings = settings.model_copy(update={"training": training})
+    with _progress("train", total=trials or settings.training.trials, disable=search_only) as update:
+        outcome = jobs.train.train_and_register(
+            settings, request, lambda done, total: update(completed=done, total=total)
+        )
+    _echo_training(outcome, settings)
+
+
+def _check_training_options(
+    search_only: bool, storage: str | None, promote: bool, snapshot_date: datetime | None, csv: Path | None
+) -> None:
     if search_only and (storage is None or promote):
         raise typer.BadParameter(
             "needs --storage (the shared study) and no --promote", param_hint="--search-only"
         )
-    frame, source = _training_frame(snapshot_date, csv)
-    if search_only:
-        _search_only(frame, training, storage or "", study_name)
+    _one_source(snapshot_date, csv)
+
+
+def _echo_training(outcome: jobs.train.TrainOutcome, settings: Settings) -> None:
+    for line in jobs.train.summary_lines(outcome, settings.model_name):
+        typer.echo(line)
+    if outcome.promotion is not None:
+        _echo_promotion(outcome.promotion, settings)
+    _finish(outcome)
+
+
+def _echo_promotion(outcome: jobs.promote.PromoteOutcome, settings: Settings) -> None:
+    if outcome.decision is None:
         return
-    try:
-        preflight(settings)  # MLflow reachable, audit table there: before the search, not after
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    columns = (TextColumn("optuna trials"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("search", total=training.trials)
-            result = train_model(
-                frame,
-                training,
-                storage=storage,
-                study_name=study_name,
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    except TrainingDataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    m = result.metrics
-    typer.echo(
-        f"best {result.best_family}: holdout ROC-AUC {m['roc_auc']:.4f} "
-        f"[{m.get('roc_auc_ci_low', float('nan')):.4f}, {m.get('roc_auc_ci_high', float('nan')):.4f}], "
-        f"PR-AUC {m['pr_auc']:.4f}, recall {m['recall']:.3f} at threshold {result.model.threshold:.4f} "
-        f"({result.model.threshold_rule}); fairness gate {'passed' if result.fairness.passed else 'FAILED'}"
-    )
-    for failure in result.fairness.failures:
-        typer.echo(f"  fairness: {failure}")
-    try:
-        version = log_and_register(result, settings, actor=actor, source=source)
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"registered {settings.model_name} version {version} as challenger")
-    if promote:
-        _promote_and_report(settings, version, actor)
-
-
-def _search_only(frame: Any, training: Any, storage: str, study_name: str | None) -> None:
-    """A worker's share of the trials; the process without --search-only registers the model."""
-    from attrition.training.pipeline import TrainingDataError, search_trials
-
-    try:
-        outcome = search_trials(frame, training, storage=storage, study_name=study_name)
-    except TrainingDataError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(
-        f"study {outcome.study.study_name}: {len(outcome.study.trials)} trials; best so far "
-        f"{outcome.best_family} (CV ROC-AUC {outcome.cv_roc_auc:.4f}); nothing registered (--search-only)"
-    )
-
-
-def _training_frame(snapshot_date: datetime | None, csv: Path | None) -> tuple[Any, str]:
-    """Training records from a contract CSV or the employees table; exit 2 when there are none."""
-    import pandas as pd
-
-    from attrition.db.engine import get_engine
-    from attrition.db.repositories import load_employees
-
-    if csv is not None:
-        if snapshot_date is not None:
-            raise typer.BadParameter("give either --snapshot-date or --csv, not both", param_hint="--csv")
-        try:
-            return pd.read_csv(csv, dtype=str), f"csv:{csv.name}"
-        except (OSError, UnicodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            typer.echo(f"error: cannot read training CSV {csv}: {exc}", err=True)
-            raise typer.Exit(2) from exc
-    day = snapshot_date.date() if snapshot_date else None
-    frame = load_employees(get_engine(), day)
-    if frame.empty:
-        which = f"snapshot {day}" if day else "the employees table"
-        typer.echo(
-            f"error: no employees in {which}; ingest a CSV first (`attrition ingest FILE`) or pass --csv FILE",
-            err=True,
-        )
-        raise typer.Exit(2)
-    return frame, f"employees@{frame['snapshot_date'].max()}"
-
-
-def _promote_and_report(settings: Any, version: str | None, actor: str | None) -> None:
-    from attrition.registry.aliases import promote as promote_version
-    from attrition.registry.store import RegistryError
-
-    try:
-        decision = promote_version(settings, version, actor=actor)
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(decision.message())
-    if not decision.promoted:
-        raise typer.Exit(1)
-    typer.echo(f"reference data for drift monitoring written to {settings.reference_dir}")
+    typer.echo(outcome.decision.message())
+    if outcome.decision.promoted:
+        typer.echo(f"reference data for drift monitoring written to {settings.reference_dir}")
 
 
 @app.command("promote")
 def promote_cmd(
     version: Annotated[
-        int | None, typer.Option("--version", min=1, help="Version to promote (default: challenger).")
+        int | None, typer.Option(min=1, help="Version to promote (default: challenger).")
     ] = None,
-    actor: Annotated[str | None, _ACTOR] = None,
+    actor: _Actor = None,
 ) -> None:
     """Make the challenger (or --version) champion if it passes the fairness, floor and champion gates.
 
     Exit 1 when refused (the reasons are printed; no alias moves).
     """
-    _promote_and_report(get_settings(), None if version is None else str(version), actor)
+    settings = get_settings()
+    request = jobs.promote.PromoteRequest(None if version is None else str(version), actor=actor)
+    outcome = jobs.promote.promote_version(settings, request)
+    _echo_promotion(outcome, settings)
+    _finish(outcome)
 
 
 @app.command("rollback")
-def rollback_cmd(actor: Annotated[str | None, _ACTOR] = None) -> None:
+def rollback_cmd(actor: _Actor = None) -> None:
     """Point champion back at the version it replaced (recorded in the audit trail)."""
-    from attrition.registry.aliases import rollback
-    from attrition.registry.store import RegistryError
-
-    settings = get_settings()
-    try:
-        decision = rollback(settings, actor=actor)
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"champion rolled back: version {decision.previous_champion} -> {decision.version}")
+    outcome = jobs.promote.rollback_champion(get_settings(), actor)
+    _finish(outcome)
+    if outcome.decision is not None:
+        decision = outcome.decision
+        typer.echo(f"champion rolled back: version {decision.previous_champion} -> {decision.version}")
 
 
 @app.command("score")
 def score(
     snapshot_date: _Snapshot = None,
-    csv: Annotated[
-        Path | None, typer.Option("--csv", dir_okay=False, help="Score a contract CSV instead.")
-    ] = None,
+    csv: Annotated[Path | None, typer.Option(dir_okay=False, help="Score a contract CSV instead.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", dir_okay=False, help="Write predictions (.csv or .parquet).")
+        Path | None, typer.Option(dir_okay=False, help="Write predictions (.csv or .parquet).")
     ] = None,
-    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows scored per chunk.")] = 50_000,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored per chunk.")] = 50_000,
 ) -> None:
     """Score employees with the champion; log every prediction; flag the high-risk ones.
 
     Exit 1 when rows were rejected (the good ones are scored), 2 when nothing could be scored.
     """
-    from rich.console import Console
-    from rich.progress import Progress, TextColumn, TimeElapsedColumn
-
-    from attrition.serving.loader import ModelNotAvailable
-    from attrition.serving.scoring import ScoringError, score_batch
-
-    settings = get_settings()
-    if csv is not None and snapshot_date is not None:
-        raise typer.BadParameter("give either --snapshot-date or --csv, not both", param_hint="--csv")
-    columns = (TextColumn("scoring {task.completed:,} rows"), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("score", total=None)
-            report = score_batch(
-                settings,
-                snapshot_date=snapshot_date.date() if snapshot_date else None,
-                csv=csv,
-                out=out,
-                chunk_rows=chunk_rows,
-                progress=lambda done, _total: progress.update(task, completed=done),
-            )
-    except (ScoringError, ModelNotAvailable) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    bands = ", ".join(f"{band} {count:,}" for band, count in report.band_counts.items())
-    typer.echo(
-        f"scored {report.rows_scored:,} of {report.rows_read:,} rows with {report.model_name} version "
-        f"{report.model_version} ({report.rows_per_second:,.0f} rows/s); {report.rows_logged:,} logged as batch "
-        f"{report.batch_id}"
-    )
-    typer.echo(f"risk bands: {bands}; HIGH RISK (high + critical): {report.high_risk:,}")
-    if out is not None:
-        typer.echo(f"predictions written to {out}")
-    for issue in report.issues[:20]:
-        typer.echo(f"  line {issue.row}, {issue.column}: {issue.severity}: {issue.reason}", err=True)
-    if report.rows_rejected:
-        typer.echo(f"{report.rows_rejected:,} row(s) rejected ({report.issue_count:,} issues)", err=True)
-        raise typer.Exit(1)
+    _one_source(snapshot_date, csv)
+    request = jobs.score.ScoreRequest(_day(snapshot_date), csv=csv, out=out, chunk_rows=chunk_rows)
+    with _progress("score") as update:
+        outcome = jobs.score.score(get_settings(), request, lambda done, _total: update(completed=done))
+    report = outcome.report
+    for line in jobs.score.summary_lines(report) if report else []:
+        typer.echo(line)
+    for line in jobs.score.rejection_lines(report) if report else []:
+        typer.echo(line, err=True)
+    _finish(outcome)
 
 
 @app.command("model-card")
-def model_card(
-    fmt: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown",
-) -> None:
+def model_card(fmt: Annotated[str, typer.Option("--format", help="markdown or json.")] = "markdown") -> None:
     """Describe the champion: data, metrics with intervals, threshold, fairness, factors, limitations."""
-    from attrition.model_card import build_card, to_json, write_card
-    from attrition.registry.store import RegistryError
-    from attrition.serving.loader import ModelNotAvailable
-
     if fmt not in ("markdown", "json"):
         raise typer.BadParameter(f"expected markdown or json, got {fmt!r}", param_hint="--format")
-    settings = get_settings()
-    try:
-        card = build_card(settings)
-    except (ModelNotAvailable, RegistryError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    path = write_card(settings, card)
+    outcome = jobs.card.model_card(get_settings())
+    _finish(outcome)
     if fmt == "json":
-        typer.echo(to_json(card))
+        typer.echo(outcome.json)
     else:
-        typer.echo(path.read_text(encoding="utf-8"))
-        typer.echo(f"(written to {path})", err=True)
+        typer.echo(outcome.markdown)
+        typer.echo(f"(written to {outcome.path})", err=True)
 
 
-# --- drift monitoring ------------------------------------------------------------------------
-
-
-def _days(value: str | None) -> int | None:
-    """``30d`` or ``30`` -> 30."""
-    if value is None:
-        return None
-    text = value.strip().lower().removesuffix("d")
-    if not text.isdigit() or int(text) < 1:
-        raise typer.BadParameter(
-            f"expected a number of days such as 30d, got {value!r}", param_hint="--window"
-        )
-    return int(text)
+def _window(value: str | None) -> int | None:
+    """``--window 30d`` (or ``30``) -> 30."""
+    try:
+        return None if value is None else jobs.drift.parse_days(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--window") from exc
 
 
 def _severity(value: str | None, option: str) -> str | None:
-    from attrition.config import SEVERITIES
-
     if value is not None and value not in SEVERITIES:
         raise typer.BadParameter(f"expected one of {', '.join(SEVERITIES)}, got {value!r}", param_hint=option)
     return value
@@ -453,30 +323,21 @@ def _severity(value: str | None, option: str) -> str | None:
 @drift_app.command("run")
 def drift_run(
     current_snapshot: Annotated[
-        datetime | None,
-        typer.Option(
-            "--current-snapshot", formats=["%Y-%m-%d"], help="Employees snapshot (default: latest)."
-        ),
+        datetime | None, typer.Option(formats=_DAY, help="Employees snapshot (default: latest).")
     ] = None,
     current_csv: Annotated[
-        Path | None,
-        typer.Option("--current-csv", dir_okay=False, help="A contract CSV as the current window."),
+        Path | None, typer.Option(dir_okay=False, help="A contract CSV as the current window.")
     ] = None,
     window: Annotated[
-        str | None, typer.Option("--window", help="Predictions logged in the last N days, e.g. 30d.")
+        str | None, typer.Option(help="Predictions logged in the last N days, e.g. 30d.")
     ] = None,
     reference_csv: Annotated[
-        Path | None,
-        typer.Option(
-            "--reference-csv", dir_okay=False, help="Compare against this CSV, not the champion's data."
-        ),
+        Path | None, typer.Option(dir_okay=False, help="Compare against this CSV, not the champion's data.")
     ] = None,
     fail_on: Annotated[
-        str | None, typer.Option("--fail-on", help="Exit 1 at or above: none/moderate/severe/critical.")
+        str | None, typer.Option(help="Exit 1 at or above: none/moderate/severe/critical.")
     ] = None,
-    retrain_on: Annotated[
-        str | None, typer.Option("--retrain-on", help="Train + promote at or above this severity.")
-    ] = None,
+    retrain_on: Annotated[str | None, typer.Option(help="Train + promote at or above this severity.")] = None,
     html: Annotated[bool, typer.Option("--html/--no-html", help="Write the Evidently HTML report.")] = True,
 ) -> None:
     """Compare the current window with the reference: severity, reports, alerts, MLflow metrics.
@@ -484,100 +345,80 @@ def drift_run(
     Exit 0: no action needed; 1: drift at or above --fail-on (default monitoring.fail_on);
     2: the check could not be done (never reported as "no drift"); 3: too few rows for a verdict.
     """
-    from attrition.drift.job import DriftRequest, run_drift_check
-
-    sources = [x for x in (current_snapshot, current_csv, window) if x is not None]
-    if len(sources) > 1:
+    if sum(x is not None for x in (current_snapshot, current_csv, window)) > 1:
         raise typer.BadParameter("give one of --current-snapshot, --current-csv, --window")
-    request = DriftRequest(
-        current_snapshot=current_snapshot.date() if current_snapshot else None,
+    fail, retrain = _severity(fail_on, "--fail-on"), _severity(retrain_on, "--retrain-on")
+    request = jobs.drift.DriftRequest(
+        current_snapshot=_day(current_snapshot),
         current_csv=current_csv,
-        window_days=_days(window),
+        window_days=_window(window),
         reference_csv=reference_csv,
-        fail_on=_severity(fail_on, "--fail-on"),
-        retrain_on=_severity(retrain_on, "--retrain-on"),
+        fail_on=fail,
+        retrain_on=retrain,
         html=html,
     )
-    outcome = run_drift_check(get_settings(), request)
+    outcome = jobs.drift.run_drift_check(get_settings(), request)
     typer.echo(outcome.markdown)
     for kind, path in outcome.reports.items():
         typer.echo(f"{kind} report: {path}", err=True)
     if outcome.retrain:
         typer.echo(f"retraining: {outcome.retrain}", err=True)
-    if outcome.error:
-        typer.echo(f"error: {outcome.error}", err=True)
-    raise typer.Exit(outcome.exit_code)
+    _finish(outcome)
 
 
 @drift_app.command("set-reference")
 def drift_set_reference() -> None:
     """Rewrite the reference data (reference_data/) from the current champion."""
-    from attrition.registry.aliases import refresh_reference
-    from attrition.registry.store import RegistryError
-
     settings = get_settings()
-    try:
-        version = refresh_reference(settings)
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(f"reference data of champion version {version} written to {settings.reference_dir}")
+    outcome = jobs.reference.set_reference(settings)
+    _finish(outcome)
+    typer.echo(f"reference data of champion version {outcome.version} written to {settings.reference_dir}")
 
 
-# --- API keys and the API server -------------------------------------------------------------
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[
+        str, typer.Argument(help="head, base or a revision id; one older than the database's downgrades it.")
+    ] = "head",
+) -> None:
+    """Create or migrate the app database tables (ATTRITION_DATABASE_URL or the SQLite default).
+
+    Exit 2 for a revision the migrations do not know.
+    """
+    outcome = jobs.database.migrate_database(get_settings(), revision)
+    _finish(outcome)
+    typer.echo(f"database at {outcome.url} is at revision {outcome.revision}")
 
 
 @keys_app.command("create")
 def keys_create(
-    name: Annotated[str, typer.Option("--name", help="Who or what uses the key (unique).")],
-    role: Annotated[str, typer.Option("--role", help="viewer, predictor or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key (unique).")],
+    role: Annotated[str, typer.Option(help="viewer, predictor or admin.")],
 ) -> None:
     """Create a key; the key itself is printed once, alone on the last line."""
-    from attrition.db.engine import get_engine
-    from attrition.keys import ApiKeyError, create_key
-
-    try:
-        key = create_key(get_engine(), name, role, actor=_user())
-    except ApiKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    outcome = jobs.keys.create(get_settings(), name, role, actor=_user())
+    _finish(outcome)
     typer.echo(f"created API key {name!r} with role {role}; store it now, it is not shown again:")
-    typer.echo(key)
+    typer.echo(outcome.key)
 
 
 @keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Option("--name", help="Name of the key to revoke.")]) -> None:
+def keys_revoke(name: Annotated[str, typer.Option(help="Name of the key to revoke.")]) -> None:
     """Revoke a key (running APIs stop accepting it within serving.api_key_cache_seconds)."""
-    from attrition.db.engine import get_engine
-    from attrition.keys import ApiKeyError, revoke_key
-
-    try:
-        info = revoke_key(get_engine(), name, actor=_user())
-    except ApiKeyError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    typer.echo(f"revoked API key {info.name!r} (prefix {info.prefix})")
+    outcome = jobs.keys.revoke(get_settings(), name, actor=_user())
+    _finish(outcome)
+    if outcome.info is not None:
+        typer.echo(f"revoked API key {outcome.info.name!r} (prefix {outcome.info.prefix})")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key: name, role, prefix, created, status (never the key)."""
-    from attrition.db.engine import get_engine
-    from attrition.keys import list_keys
-
-    keys = list_keys(get_engine())
-    if not keys:
-        typer.echo("no API keys; create one with `attrition keys create --name N --role R`")
-        return
-    typer.echo(f"{'name':<24} {'role':<10} {'prefix':<9} {'created (UTC)':<20} status")
-    for k in keys:
-        status = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}"
-        typer.echo(f"{k.name:<24} {k.role:<10} {k.prefix:<9} {k.created_at:%Y-%m-%d %H:%M:%S}  {status}")
+    for line in jobs.keys.table_lines(jobs.keys.listing(get_settings())):
+        typer.echo(line)
 
 
 def _user() -> str:
-    import getpass
-
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -586,43 +427,18 @@ def _user() -> str:
 
 @serve_app.command("api")
 def serve_api(
-    host: Annotated[str | None, typer.Option("--host", help="Bind address (default: serving.host).")] = None,
-    port: Annotated[
-        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: serving.port).")
-    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: serving.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: serving.port).")] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Worker processes (default: serving.workers).")
+        int | None, typer.Option(min=1, help="Worker processes (default: serving.workers).")
     ] = None,
     access_log: Annotated[
         bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
     ] = True,
 ) -> None:
     """Run the prediction API with uvicorn (the api/ package of this checkout, or of the working directory)."""
-    import uvicorn
-
-    serving = get_settings().serving
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host or serving.host,
-        port=port or serving.port,
-        workers=workers or serving.workers,
-        app_dir=_services_dir(),
-        access_log=access_log,
-        log_level=get_settings().log_level.lower(),
-    )
-
-
-def _services_dir() -> str:
-    """Where the api/ package lives: the repository root of this checkout, else the working directory."""
-    root = Path(__file__).resolve().parents[2]
-    return str(root) if (root / "api" / "app.py").is_file() else "."
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    request = jobs.serve.ServeRequest(host, port=port, workers=workers, access_log=access_log)
+    jobs.serve.serve_api(get_settings(), request)
 
 
 if __name__ == "__main__":  # pragma: no cover

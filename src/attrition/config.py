@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,14 +28,20 @@ CHALLENGER = "challenger"
 TRAINING_EXPERIMENT = "attrition-training"
 MONITORING_EXPERIMENT = "attrition-monitoring"
 
+# Each set of names is one Literal (for type checkers and the API's request models) and
+# its tuple of values (for code that iterates or indexes them), read from the Literal.
 Severity = Literal["none", "moderate", "severe", "critical"]
-SEVERITIES: tuple[str, ...] = ("none", "moderate", "severe", "critical")
+SEVERITIES: tuple[str, ...] = get_args(Severity)
 #: A drift_runs row: "running" until the check ends, then its analysis status or "error".
-DRIFT_RUN_STATUSES: tuple[str, ...] = ("running", "ok", "insufficient_data", "error")
-RISK_BAND_NAMES: tuple[str, ...] = ("low", "medium", "high", "critical")
-PREDICTION_SOURCES: tuple[str, ...] = ("api", "batch")
+DriftRunStatus = Literal["running", "ok", "insufficient_data", "error"]
+DRIFT_RUN_STATUSES: tuple[str, ...] = get_args(DriftRunStatus)
+RiskBandName = Literal["low", "medium", "high", "critical"]
+RISK_BAND_NAMES: tuple[str, ...] = get_args(RiskBandName)
+#: Where a logged prediction came from: the API or a batch run.
+PredictionSource = Literal["api", "batch"]
+PREDICTION_SOURCES: tuple[str, ...] = get_args(PredictionSource)
 ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
-MODEL_FAMILIES: tuple[ModelFamily, ...] = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+MODEL_FAMILIES: tuple[ModelFamily, ...] = get_args(ModelFamily)
 LOGISTIC, FOREST, BOOSTING = MODEL_FAMILIES
 
 

@@ -28,6 +28,11 @@ _THRESHOLD_RULES = {
     "intervention, from the training settings)",
 }
 
+INTENDED_USE = (
+    "Rank current employees by estimated probability of leaving so HR can prioritise retention "
+    "conversations; explain each estimate by its top factors."
+)
+
 LIMITATIONS = (
     "Probabilities describe association in historical records, not causes: a factor that raises risk "
     "is not necessarily something to change.",
@@ -59,43 +64,62 @@ def build_card(settings: Settings, version: str | None = None) -> dict[str, Any]
 
 
 def _card(settings: Settings, version: str, summary: dict[str, Any]) -> dict[str, Any]:
-    metrics = summary.get("metrics", {})
-    data = summary.get("data", {})
+    """The card's sections in reading order (``render_markdown`` and the JSON keep it)."""
     model = summary.get("model", {})
-    fairness = summary.get("fairness", {})
-    tags = summary.get("version_tags", {})
-    rule = summary.get("threshold_rule", "")
-    importance = sorted(summary.get("global_importance", {}).items(), key=lambda kv: -abs(kv[1]))
     return {
-        "model": {
-            "name": settings.model_name,
-            "version": version,
-            "alias": None,
-            "run_id": summary.get("run_id"),
-            "family": summary.get("family"),
-            "best_params": summary.get("best_params", {}),
-            "calibration": model.get("calibration"),
-            "calibration_reason": summary.get("calibration_reason"),
-            "trained_at": summary.get("trained_at"),
-            "promoted_at": tags.get(f"{CHAMPION}_set_at"),
-            "promoted_by": tags.get(f"{CHAMPION}_set_by"),
-            "git_commit": summary.get("git_commit"),
-        },
-        "intended_use": (
-            "Rank current employees by estimated probability of leaving so HR can prioritise retention "
-            "conversations; explain each estimate by its top factors."
-        ),
-        "data": {
-            "source": data.get("source"),
-            "rows_total": data.get("rows_total"),
-            "rows_train": data.get("rows_train"),
-            "rows_holdout": data.get("rows_holdout"),
-            "attrition_rate_train": data.get("attrition_rate_train"),
-            "attrition_rate_holdout": data.get("attrition_rate_holdout"),
-            "fingerprint": data.get("fingerprint"),
-            "snapshot_dates": data.get("snapshot_dates", []),
-            "trained_at": summary.get("trained_at"),
-        },
+        "model": _model_facts(settings, version, summary),
+        "intended_use": INTENDED_USE,
+        "data": _data_facts(summary),
+        **_quality_facts(summary),
+        **_fairness_facts(summary),
+        "inputs": summary.get("input_columns", []),
+        "top_factors": _top_factors(summary),
+        "contribution_units": model.get("contribution_units", "probability points"),
+        "search": summary.get("search", {}),
+        "limitations": list(LIMITATIONS),
+    }
+
+
+def _model_facts(settings: Settings, version: str, summary: dict[str, Any]) -> dict[str, Any]:
+    """Which model this is and where it came from (run, commit, promotion)."""
+    model = summary.get("model", {})
+    tags = summary.get("version_tags", {})
+    return {
+        "name": settings.model_name,
+        "version": version,
+        "alias": None,
+        "run_id": summary.get("run_id"),
+        "family": summary.get("family"),
+        "best_params": summary.get("best_params", {}),
+        "calibration": model.get("calibration"),
+        "calibration_reason": summary.get("calibration_reason"),
+        "trained_at": summary.get("trained_at"),
+        "promoted_at": tags.get(f"{CHAMPION}_set_at"),
+        "promoted_by": tags.get(f"{CHAMPION}_set_by"),
+        "git_commit": summary.get("git_commit"),
+    }
+
+
+def _data_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    data = summary.get("data", {})
+    return {
+        "source": data.get("source"),
+        "rows_total": data.get("rows_total"),
+        "rows_train": data.get("rows_train"),
+        "rows_holdout": data.get("rows_holdout"),
+        "attrition_rate_train": data.get("attrition_rate_train"),
+        "attrition_rate_holdout": data.get("attrition_rate_holdout"),
+        "fingerprint": data.get("fingerprint"),
+        "snapshot_dates": data.get("snapshot_dates", []),
+        "trained_at": summary.get("trained_at"),
+    }
+
+
+def _quality_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    """Holdout metrics with their intervals, cross-validation, confusion, threshold, risk bands."""
+    metrics = summary.get("metrics", {})
+    rule = summary.get("threshold_rule", "")
+    return {
         "metrics": {k: v for k, v in metrics.items() if not k.startswith("cv_")},
         "intervals": {
             name: {"low": metrics.get(f"{name}_ci_low"), "high": metrics.get(f"{name}_ci_high")}
@@ -111,6 +135,14 @@ def _card(settings: Settings, version: str, summary: dict[str, Any]) -> dict[str
             "choice": summary.get("threshold_choice", {}),
         },
         "risk_bands": summary.get("risk_bands", {}),
+    }
+
+
+def _fairness_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The fairness audit and how protected attributes were kept out of the inputs."""
+    fairness = summary.get("fairness", {})
+    model = summary.get("model", {})
+    return {
         "fairness": {
             "passed": summary.get("fairness_passed"),
             "limits": fairness.get("limits", {}),
@@ -123,14 +155,13 @@ def _card(settings: Settings, version: str, summary: dict[str, Any]) -> dict[str
             "derived_features_excluded": model.get("derived_features_excluded", []),
             "statement": model.get("protected_statement"),
         },
-        "inputs": summary.get("input_columns", []),
-        "top_factors": [
-            {"feature": feature, "importance": value} for feature, value in importance[:TOP_FACTORS]
-        ],
-        "contribution_units": model.get("contribution_units", "probability points"),
-        "search": summary.get("search", {}),
-        "limitations": list(LIMITATIONS),
     }
+
+
+def _top_factors(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``TOP_FACTORS`` largest global importances, largest magnitude first."""
+    importance = sorted(summary.get("global_importance", {}).items(), key=lambda kv: -abs(kv[1]))
+    return [{"feature": feature, "importance": value} for feature, value in importance[:TOP_FACTORS]]
 
 
 def _clean(value: Any) -> Any:

@@ -20,12 +20,12 @@ from typer.testing import CliRunner
 from attrition.cli import app
 from attrition.data.generator import (
     ATTRITION_INTERCEPT,
-    DRIFT_SCENARIOS,
     attrition_probability,
     calibrate_intercept,
     generate_workforce,
     write_csv,
 )
+from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.schema import (
     ALL_COLUMNS,
     ATTRITION_YES,

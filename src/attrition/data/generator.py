@@ -19,14 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtr, ndtri
+from scipy.special import expit, ndtri
 
+from attrition.data.sampling import (
+    beta_like,
+    categories,
+    cdf,
+    cumulative,
+    draw,
+    draw_given,
+    truncated_normal,
+    uniform_int,
+)
+from attrition.data.scenarios import Drift, drift_for
 from attrition.schema import (
     ALL_COLUMNS,
     ATTRITION_NO,
@@ -40,38 +50,7 @@ from attrition.schema import (
 
 logger = logging.getLogger(__name__)
 
-DRIFT_SCENARIOS: dict[str, str] = {
-    "pay_freeze": "Salary hikes shrink to 11-14% (outstanding raters 15-17%); attrition rises.",
-    "overtime_surge": "Share of employees on overtime rises from ~28% to ~55%; attrition rises with it.",
-    "remote_hiring": "Remote hires live far away: DistanceFromHome shifts to 10-29 for most; attrition rises slightly.",
-    "reorg": "Department mix shifts to R&D 48% / Sales 44% / HR 8% (roles follow); reorg unrest raises attrition.",
-}
-
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class _Drift:
-    """How a scenario bends the draws; the defaults are the baseline workforce."""
-
-    departments: Mapping[str, float] | None = None
-    overtime_share: float = 0.283
-    remote_share: float = 0.0
-    pay_freeze: bool = False
-    attrition_shock: float = 0.0  # extra log-odds of leaving, beyond what the features explain
-
-
-_DRIFTS: dict[str | None, _Drift] = {
-    None: _Drift(),
-    "pay_freeze": _Drift(pay_freeze=True, attrition_shock=0.35),
-    "overtime_surge": _Drift(overtime_share=0.55, attrition_shock=0.10),
-    "remote_hiring": _Drift(remote_share=0.65),
-    "reorg": _Drift(
-        departments={"Research & Development": 0.48, "Sales": 0.44, "Human Resources": 0.08},
-        attrition_shock=0.30,
-    ),
-}
-assert set(_DRIFTS) - {None} == set(DRIFT_SCENARIOS)
 
 # --- marginal tables (IBM HR Analytics counts, n=1470) -------------------------------
 
@@ -158,7 +137,7 @@ def generate_workforce(
 ) -> pd.DataFrame:
     """A synthetic workforce of ``rows`` employees in contract column order.
 
-    Same ``rows``/``seed``/``drift`` -> same frame. ``drift`` is a key of ``DRIFT_SCENARIOS``;
+    Same ``rows``/``seed``/``drift`` -> same frame. ``drift`` is a key of ``scenarios.DRIFT_SCENARIOS``;
     ``snapshot_date`` adds the ``snapshot_date`` column the ingest keys snapshots by.
     """
     frame, _ = _generate(rows, seed, drift)
@@ -218,12 +197,9 @@ def _generate(
     rows: int, seed: int, drift: str | None, intercept: float = ATTRITION_INTERCEPT
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The workforce and each employee's true log-odds of leaving."""
-    if drift not in _DRIFTS:
-        valid = ", ".join(sorted(DRIFT_SCENARIOS))
-        raise ValueError(f"drift: unknown scenario {drift!r}; expected one of: {valid}")
+    scenario = drift_for(drift)
     if rows < 0:
         raise ValueError(f"rows: expected a non-negative count, got {rows}")
-    scenario = _DRIFTS[drift]
     rng = np.random.default_rng(seed)
     u = rng.random((_UNIFORMS, rows))  # one fixed row of uniforms per draw, whatever the drift
     noise = rng.standard_normal(rows)
@@ -279,96 +255,56 @@ def _generate(
 ) = range(32)
 
 
-def _categories(col: Col) -> tuple[str, ...]:
-    return SPECS[col].categories
-
-
-def _cdf(col: Col, weights: Mapping[str, float]) -> np.ndarray:
-    """Cumulative probabilities over ``col``'s categories in contract order."""
-    unknown = set(weights) - set(_categories(col))
-    if unknown:  # pragma: no cover - guards the tables above against schema edits
-        raise KeyError(f"{col}: categories {sorted(unknown)} are not in the contract")
-    return _cumulative([weights.get(c, 0.0) for c in _categories(col)])
-
-
-def _cumulative(weights: list[float] | list[int]) -> np.ndarray:
-    w = np.asarray(weights, dtype=float)
-    return np.cumsum(w / w.sum())
-
-
-def _draw(u: np.ndarray, cdf: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw: index of the bucket ``u`` falls in (monotone in ``u``)."""
-    return np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
-
-
-def _draw_given(u: np.ndarray, cdfs: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draw where each row's distribution is ``cdfs[group]``."""
-    return np.minimum((u[:, None] >= cdfs[group]).sum(axis=1), cdfs.shape[1] - 1)
-
-
-def _beta_like(u: np.ndarray, a: float, b: float) -> np.ndarray:
-    """Kumaraswamy(a, b) on [0, 1] via its closed-form inverse CDF: a cheap Beta look-alike."""
-    return np.asarray((1.0 - (1.0 - u) ** (1.0 / b)) ** (1.0 / a))
-
-
-def _org(u: np.ndarray, scenario: _Drift, codes: dict[str, np.ndarray]) -> None:
-    departments = _categories(Col.DEPARTMENT)
-    codes[Col.DEPARTMENT] = _draw(
-        u[_U_DEPARTMENT], _cdf(Col.DEPARTMENT, scenario.departments or _DEPARTMENTS)
-    )
-    role_cdfs = np.stack([_cdf(Col.JOB_ROLE, _ROLES_BY_DEPARTMENT[d]) for d in departments])
-    codes[Col.JOB_ROLE] = _draw_given(u[_U_ROLE], role_cdfs, codes[Col.DEPARTMENT])
-    field_cdfs = np.stack([_cdf(Col.EDUCATION_FIELD, _FIELDS_BY_DEPARTMENT[d]) for d in departments])
-    codes[Col.EDUCATION_FIELD] = _draw_given(u[_U_FIELD], field_cdfs, codes[Col.DEPARTMENT])
+def _org(u: np.ndarray, scenario: Drift, codes: dict[str, np.ndarray]) -> None:
+    departments = categories(Col.DEPARTMENT)
+    codes[Col.DEPARTMENT] = draw(u[_U_DEPARTMENT], cdf(Col.DEPARTMENT, scenario.departments or _DEPARTMENTS))
+    role_cdfs = np.stack([cdf(Col.JOB_ROLE, _ROLES_BY_DEPARTMENT[d]) for d in departments])
+    codes[Col.JOB_ROLE] = draw_given(u[_U_ROLE], role_cdfs, codes[Col.DEPARTMENT])
+    field_cdfs = np.stack([cdf(Col.EDUCATION_FIELD, _FIELDS_BY_DEPARTMENT[d]) for d in departments])
+    codes[Col.EDUCATION_FIELD] = draw_given(u[_U_FIELD], field_cdfs, codes[Col.DEPARTMENT])
 
 
 def _person(u: np.ndarray, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
-    ints[Col.AGE] = _truncated_normal(u[_U_AGE], mean=36.6, sd=9.8, low=18, high=60)
-    ints[Col.EDUCATION] = 1 + _draw(u[_U_EDUCATION], _cumulative(_EDUCATION))
-    codes[Col.GENDER] = _draw(u[_U_GENDER], _cdf(Col.GENDER, _GENDER))
+    ints[Col.AGE] = truncated_normal(u[_U_AGE], mean=36.6, sd=9.8, low=18, high=60)
+    ints[Col.EDUCATION] = 1 + draw(u[_U_EDUCATION], cumulative(_EDUCATION))
+    codes[Col.GENDER] = draw(u[_U_GENDER], cdf(Col.GENDER, _GENDER))
     # The young are more often single, the older more often divorced.
-    single, divorced = (_categories(Col.MARITAL_STATUS).index(m) for m in ("Single", "Divorced"))
-    base = np.array([_MARITAL[m] for m in _categories(Col.MARITAL_STATUS)], dtype=float)
+    single, divorced = (categories(Col.MARITAL_STATUS).index(m) for m in ("Single", "Divorced"))
+    base = np.array([_MARITAL[m] for m in categories(Col.MARITAL_STATUS)], dtype=float)
     age_band = np.clip((ints[Col.AGE] - 18) // 8, 0, 4)
     tilt = np.ones((5, 3))
     tilt[:, single] = [1.7, 1.15, 0.95, 0.8, 0.7]
     tilt[:, divorced] = [0.5, 0.9, 1.05, 1.2, 1.25]
     tables = base * tilt
     cdfs = np.cumsum(tables / tables.sum(axis=1, keepdims=True), axis=1)
-    codes[Col.MARITAL_STATUS] = _draw_given(u[_U_MARITAL], cdfs, age_band)
-
-
-def _truncated_normal(u: np.ndarray, mean: float, sd: float, low: int, high: int) -> np.ndarray:
-    lo, hi = ndtr((low - 0.5 - mean) / sd), ndtr((high + 0.5 - mean) / sd)
-    values = mean + sd * ndtri(lo + u * (hi - lo))
-    return np.clip(np.rint(values), low, high).astype(np.int64)
+    codes[Col.MARITAL_STATUS] = draw_given(u[_U_MARITAL], cdfs, age_band)
 
 
 def _career(u: np.ndarray, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
     """Working years, employers and tenure nest inside each other by construction."""
     age = ints[Col.AGE]
-    working = np.rint((age - 18) * _beta_like(u[_U_WORK_YEARS], 2.6, 2.0)).astype(np.int64)
+    working = np.rint((age - 18) * beta_like(u[_U_WORK_YEARS], 2.6, 2.0)).astype(np.int64)
     working = np.minimum(working, 40)
-    companies = _draw(u[_U_COMPANIES], _cumulative(_COMPANIES)).astype(np.int64)
+    companies = draw(u[_U_COMPANIES], cumulative(_COMPANIES)).astype(np.int64)
     companies = np.minimum(companies, working + 1)  # no more employers than years worked (+ this one)
     loyal = companies <= 1
-    share = np.where(loyal, _beta_like(u[_U_TENURE], 4.0, 1.2), _beta_like(u[_U_TENURE], 1.15, 1.5))
+    share = np.where(loyal, beta_like(u[_U_TENURE], 4.0, 1.2), beta_like(u[_U_TENURE], 1.15, 1.5))
     tenure = np.minimum(np.rint(working * share).astype(np.int64), 40)
-    role_share = _beta_like(u[_U_ROLE_YEARS], 2.0, 1.3)
-    manager_share = 0.6 * role_share + 0.4 * _beta_like(u[_U_MANAGER_YEARS], 2.0, 1.3)
+    role_share = beta_like(u[_U_ROLE_YEARS], 2.0, 1.3)
+    manager_share = 0.6 * role_share + 0.4 * beta_like(u[_U_MANAGER_YEARS], 2.0, 1.3)
     ints[Col.TOTAL_WORKING_YEARS] = working
     ints[Col.NUM_COMPANIES_WORKED] = companies
     ints[Col.YEARS_AT_COMPANY] = tenure
     ints[Col.YEARS_IN_CURRENT_ROLE] = np.minimum(np.rint(tenure * role_share).astype(np.int64), 18)
     ints[Col.YEARS_WITH_CURR_MANAGER] = np.minimum(np.rint(tenure * manager_share).astype(np.int64), 17)
-    promotion = np.rint(tenure * _beta_like(u[_U_PROMOTION], 1.0, 2.0)).astype(np.int64)
+    promotion = np.rint(tenure * beta_like(u[_U_PROMOTION], 1.0, 2.0)).astype(np.int64)
     ints[Col.YEARS_SINCE_LAST_PROMOTION] = np.minimum(promotion, 15)
-    ints[Col.TRAINING_TIMES_LAST_YEAR] = _draw(u[_U_TRAINING], _cumulative(_TRAINING)).astype(np.int64)
+    ints[Col.TRAINING_TIMES_LAST_YEAR] = draw(u[_U_TRAINING], cumulative(_TRAINING)).astype(np.int64)
 
 
-def _pay(u: np.ndarray, scenario: _Drift, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
+def _pay(u: np.ndarray, scenario: Drift, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
     """Job level from role and experience; income from level; hike from rating."""
-    roles = _categories(Col.JOB_ROLE)
+    roles = categories(Col.JOB_ROLE)
     base, low, high = (np.array([_ROLE_LEVELS[r][i] for r in roles]) for i in range(3))
     role = codes[Col.JOB_ROLE]
     working = ints[Col.TOTAL_WORKING_YEARS]
@@ -386,38 +322,31 @@ def _pay(u: np.ndarray, scenario: _Drift, codes: dict[str, np.ndarray], ints: di
     outstanding = u[_U_RATING] < _OUTSTANDING_SHARE
     ints[Col.PERFORMANCE_RATING] = np.where(outstanding, 4, 3).astype(np.int64)
     if scenario.pay_freeze:
-        hike3 = 11 + _draw(u[_U_HIKE], _cumulative(_FREEZE_RATED_3))
-        hike4 = 11 + _draw(u[_U_HIKE], _cumulative(_FREEZE_RATED_4))
+        hike3 = 11 + draw(u[_U_HIKE], cumulative(_FREEZE_RATED_3))
+        hike4 = 11 + draw(u[_U_HIKE], cumulative(_FREEZE_RATED_4))
     else:
-        hike3 = 11 + _draw(u[_U_HIKE], _cumulative(_HIKE_RATED_3))
-        hike4 = 20 + _draw(u[_U_HIKE], _cumulative(_HIKE_RATED_4))
+        hike3 = 11 + draw(u[_U_HIKE], cumulative(_HIKE_RATED_3))
+        hike4 = 20 + draw(u[_U_HIKE], cumulative(_HIKE_RATED_4))
     ints[Col.PERCENT_SALARY_HIKE] = np.where(outstanding, hike4, hike3).astype(np.int64)
 
-    single = codes[Col.MARITAL_STATUS] == _categories(Col.MARITAL_STATUS).index("Single")
-    stock = np.stack([_cumulative(_STOCK_OTHER), _cumulative(_STOCK_SINGLE)])
-    ints[Col.STOCK_OPTION_LEVEL] = _draw_given(u[_U_STOCK], stock, single.astype(np.int64)).astype(np.int64)
-    ints[Col.DAILY_RATE] = _uniform_int(u[_U_DAILY], Col.DAILY_RATE)
-    ints[Col.HOURLY_RATE] = _uniform_int(u[_U_HOURLY], Col.HOURLY_RATE)
-    ints[Col.MONTHLY_RATE] = _uniform_int(u[_U_MONTHLY], Col.MONTHLY_RATE)
+    single = codes[Col.MARITAL_STATUS] == categories(Col.MARITAL_STATUS).index("Single")
+    stock = np.stack([cumulative(_STOCK_OTHER), cumulative(_STOCK_SINGLE)])
+    ints[Col.STOCK_OPTION_LEVEL] = draw_given(u[_U_STOCK], stock, single.astype(np.int64)).astype(np.int64)
+    ints[Col.DAILY_RATE] = uniform_int(u[_U_DAILY], Col.DAILY_RATE)
+    ints[Col.HOURLY_RATE] = uniform_int(u[_U_HOURLY], Col.HOURLY_RATE)
+    ints[Col.MONTHLY_RATE] = uniform_int(u[_U_MONTHLY], Col.MONTHLY_RATE)
 
 
-def _uniform_int(u: np.ndarray, col: Col) -> np.ndarray:
-    """Uniform over the column's observed range (the IBM rate columns are noise)."""
-    low, high = SPECS[col].soft_min, SPECS[col].soft_max
-    assert low is not None and high is not None
-    return (low + np.floor(u * (high - low + 1))).astype(np.int64)
-
-
-def _work(u: np.ndarray, scenario: _Drift, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
+def _work(u: np.ndarray, scenario: Drift, codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> None:
     """Travel, commute, overtime and the survey scales."""
-    codes[Col.BUSINESS_TRAVEL] = _draw(u[_U_TRAVEL], _cdf(Col.BUSINESS_TRAVEL, _TRAVEL))
+    codes[Col.BUSINESS_TRAVEL] = draw(u[_U_TRAVEL], cdf(Col.BUSINESS_TRAVEL, _TRAVEL))
     distance = np.asarray(_DISTANCE, dtype=float)
     if scenario.remote_share:
         remote = np.asarray(_REMOTE_DISTANCE, dtype=float)
         share = scenario.remote_share
         distance = (1 - share) * distance / distance.sum() + share * remote / remote.sum()
-    ints[Col.DISTANCE_FROM_HOME] = 1 + _draw(u[_U_DISTANCE], _cumulative(list(distance)))
-    yes = _categories(Col.OVERTIME).index("Yes")
+    ints[Col.DISTANCE_FROM_HOME] = 1 + draw(u[_U_DISTANCE], cumulative(list(distance)))
+    yes = categories(Col.OVERTIME).index("Yes")
     codes[Col.OVERTIME] = np.where(u[_U_OVERTIME] < scenario.overtime_share, yes, 1 - yes)
     for col, index, table in (
         (Col.ENVIRONMENT_SATISFACTION, _U_ENVIRONMENT, _ENVIRONMENT),
@@ -426,11 +355,11 @@ def _work(u: np.ndarray, scenario: _Drift, codes: dict[str, np.ndarray], ints: d
         (Col.JOB_INVOLVEMENT, _U_INVOLVEMENT, _INVOLVEMENT),
         (Col.WORK_LIFE_BALANCE, _U_WORK_LIFE, _WORK_LIFE),
     ):
-        ints[col] = 1 + _draw(u[index], _cumulative(table)).astype(np.int64)
+        ints[col] = 1 + draw(u[index], cumulative(table)).astype(np.int64)
 
 
 def _is(codes: dict[str, np.ndarray], col: Col, value: str) -> np.ndarray:
-    return codes[col] == _categories(col).index(value)
+    return codes[col] == categories(col).index(value)
 
 
 def _attrition_logit(codes: dict[str, np.ndarray], ints: dict[str, np.ndarray]) -> np.ndarray:
@@ -499,7 +428,7 @@ def _assemble(
 
 def _check_roles(codes: dict[str, np.ndarray]) -> None:
     """Guard the tables above: every role must sit in a department the contract allows."""
-    roles, departments = _categories(Col.JOB_ROLE), _categories(Col.DEPARTMENT)
+    roles, departments = categories(Col.JOB_ROLE), categories(Col.DEPARTMENT)
     pairs = np.unique(codes[Col.JOB_ROLE] * len(departments) + codes[Col.DEPARTMENT])
     for pair in pairs.tolist():
         role, department = roles[pair // len(departments)], departments[pair % len(departments)]

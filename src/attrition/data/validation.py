@@ -1,4 +1,4 @@
-"""Check HR records against the contract in :mod:`attrition.schema`, vectorised.
+"""Check HR records against the contract in :mod:`attrition.schema`: the one home of record rules.
 
 Everything here is driven by the schema (kinds, categories, hard/soft ranges,
 cross-field rules, role/department map, constants); nothing re-types a column.
@@ -12,30 +12,44 @@ Strictness, as documented in ``schema.py``:
   JobRole not in its Department, a constant column with another value (stored
   as the constant).
 
-Categorical values lose surrounding whitespace and nothing else. Whole numbers
-may be written ``41``, `` 41 ``, ``41.0`` or ``4.1e1`` (the value is exactly an
-integer); ``3.5`` and ``abc`` are errors. Missing constant columns (and empty
-cells in them) take the constant; a missing Attrition column means unknown.
+``validate_frame`` checks a frame, vectorised; ``record_errors`` / ``record_warnings``
+apply the same rule objects (:mod:`.rules`: soft ranges, cross-field, role/department;
+one condition and one wording each) to one record whose fields are already valid: the
+API's per-request path.
+Parsing raw values (whitespace, spellings of whole numbers) is :mod:`.parsing`'s.
+Missing constant columns (and empty cells in them) take the constant; a missing
+Attrition column means unknown.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from attrition.data.parsing import SNAPSHOT_RANGE, parse_dates, parse_integers, parse_text
+from attrition.data.rules import (
+    DEPARTMENT_CODES,
+    HARD_RULES,
+    ROLE_CODES,
+    SOFT_BY_COLUMN,
+    SOFT_RANGES,
+    SOFT_RULES,
+    IssueSeverity,
+    RecordIssue,
+    breaks,
+    cross_field_issue,
+    role_issue,
+    role_misplaced,
+)
 from attrition.schema import (
     ALL_COLUMNS,
     CONSTANT_COLUMNS,
     CROSS_FIELD_RULES,
     ID_COLUMN,
-    ROLE_DEPARTMENTS,
     SNAPSHOT_DATE,
     SPECS,
     TARGET,
@@ -44,8 +58,6 @@ from attrition.schema import (
     CrossFieldRule,
 )
 
-IssueSeverity = Literal["error", "warning"]
-
 #: Columns a file or frame must carry; the target and constants may be absent.
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in ALL_COLUMNS if c != TARGET and c not in CONSTANT_COLUMNS)
 #: Columns read besides the contract (the per-row snapshot date).
@@ -53,7 +65,6 @@ KNOWN_EXTRA_COLUMNS: tuple[str, ...] = (SNAPSHOT_DATE,)
 #: Marker the decoder puts where bytes were not valid UTF-8.
 REPLACEMENT_CHAR = "\ufffd"
 
-_SNAPSHOT_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
 _COLUMN_ORDER = {name: i for i, name in enumerate((*ALL_COLUMNS, SNAPSHOT_DATE))}
 
 
@@ -166,94 +177,33 @@ class SeenKeys:
         return earlier
 
 
-# --- parsing one column ----------------------------------------------------------------------
+# --- one record ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Parsed:
-    values: pd.Series
-    missing: np.ndarray
-    bad: np.ndarray
+def record_errors(record: Mapping[str, Any]) -> list[RecordIssue]:
+    """The hard cross-field rules one record breaks (the API answers 422 with each)."""
+    return [
+        cross_field_issue(rule, record[rule.left], record[rule.right])
+        for rule in HARD_RULES
+        if breaks(rule, record[rule.left], record[rule.right])
+    ]
 
 
-def _is_text(raw: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_datetime64_any_dtype(raw))
+def record_warnings(record: Mapping[str, Any]) -> list[RecordIssue]:
+    """Soft ranges, soft cross-field rules and role/department of one record, in that order.
 
-
-def _stripped(raw: pd.Series, mask: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-    """The masked values as stripped text, and which of them are blank."""
-    text = raw[mask].astype(str).str.strip()
-    return text, (text == "").to_numpy()
-
-
-def _parse_integers(raw: pd.Series) -> _Parsed:
-    if pd.api.types.is_bool_dtype(raw):
-        values = pd.Series(np.nan, index=raw.index)
-        return _Parsed(values, np.zeros(len(raw), bool), np.ones(len(raw), bool))
-    fast = _arrow_integers(raw) if _is_text(raw) else None
-    if fast is not None:
-        return _Parsed(pd.Series(fast, index=raw.index), np.isnan(fast), np.zeros(len(raw), bool))
-    missing = raw.isna().to_numpy()
-    numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
-    failed = numbers.isna().to_numpy() & ~missing
-    if failed.any() and _is_text(raw):
-        text, blank = _stripped(raw, failed)
-        missing[np.flatnonzero(failed)[blank]] = True
-        retry = pd.to_numeric(text[~blank], errors="coerce").astype("float64")
-        numbers.loc[retry.index] = retry
-    array = numbers.to_numpy()
-    whole = np.isfinite(array) & (array == np.floor(array))
-    bad = ~missing & ~whole
-    numbers[bad] = np.nan
-    return _Parsed(numbers, missing, bad)
-
-
-def _arrow_integers(raw: pd.Series) -> np.ndarray | None:
-    """Fast path for a clean text column (plain digits): float64 with NaN for missing.
-
-    Arrow's cast is strict, so any other spelling (`` 41``, ``41.0``, ``abc``)
-    returns None and the caller takes the careful path.
+    Like ``record_errors``, for a record whose fields are already valid one by one
+    (types, hard ranges, categories: the API's request model checks those).
     """
-    try:
-        array = pa.array(raw.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        ints = pc.cast(array, pa.int64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    result: np.ndarray = ints.to_numpy(zero_copy_only=False).astype("float64")
-    return result
-
-
-def _parse_text(raw: pd.Series, allowed: Sequence[str]) -> _Parsed:
-    ok = raw.isin(allowed).to_numpy()
-    missing = raw.isna().to_numpy()
-    values = raw.where(ok, None).astype(object)
-    rest = ~ok & ~missing
-    bad = np.zeros(len(raw), dtype=bool)
-    if rest.any():
-        text, blank = _stripped(raw, rest)
-        positions = np.flatnonzero(rest)
-        missing[positions[blank]] = True
-        good = text.isin(allowed).to_numpy()
-        values.iloc[positions[good]] = text[good].to_numpy()
-        bad[positions[~good & ~blank]] = True
-    return _Parsed(values, missing, bad)
-
-
-def _parse_dates(raw: pd.Series) -> _Parsed:
-    missing = raw.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        stamps = raw.dt.tz_localize(None) if raw.dt.tz is not None else raw
-    else:
-        stamps = pd.to_datetime(raw, format="%Y-%m-%d", errors="coerce")
-        failed = stamps.isna().to_numpy() & ~missing
-        if failed.any():
-            text, blank = _stripped(raw, failed)
-            missing[np.flatnonzero(failed)[blank]] = True
-            stamps.loc[text.index] = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    low, high = (pd.Timestamp(d) for d in _SNAPSHOT_RANGE)
-    in_range = (stamps >= low) & (stamps <= high)
-    bad = ~missing & ~in_range.to_numpy()
-    return _Parsed(stamps.where(in_range), missing, bad)
+    issues = [r.issue(record[r.column]) for r in SOFT_RANGES if r.breached(record[r.column])]
+    for rule in SOFT_RULES:
+        left, right = record[rule.left], record[rule.right]
+        if breaks(rule, left, right):
+            issues.append(cross_field_issue(rule, left, right))
+    role, department = record[Col.JOB_ROLE], record[Col.DEPARTMENT]
+    if role_misplaced(ROLE_CODES.get(role, -1), DEPARTMENT_CODES.get(department, -1)):
+        issues.append(role_issue(role, department))
+    return issues
 
 
 # --- collecting issues -----------------------------------------------------------------------
@@ -306,7 +256,7 @@ def _add_missing(out: _Collector, mask: np.ndarray, column: str) -> None:
 
 def _check_integer(spec: ColumnSpec, raw: pd.Series, out: _Collector) -> pd.Series:
     name = spec.name.value
-    parsed = _parse_integers(raw)
+    parsed = parse_integers(raw)
     _add_missing(out, parsed.missing, name)
     out.add(
         parsed.bad, name, "error", lambda v, _p: f"not a whole number: {name} must be an integer, got {v!r}"
@@ -323,21 +273,15 @@ def _check_integer(spec: ColumnSpec, raw: pd.Series, out: _Collector) -> pd.Seri
         )
         parsed.values[outside] = np.nan
         numbers = parsed.values.to_numpy()
-    slo, shi = spec.soft_min, spec.soft_max
-    if slo is not None and shi is not None and (slo, shi) != (lo, hi):
-        unusual = (numbers < slo) | (numbers > shi)
-        out.add(
-            unusual,
-            name,
-            "warning",
-            lambda v, _p: f"unusual value: {name} {v} is outside the usual range {slo}-{shi} (kept)",
-        )
+    soft = SOFT_BY_COLUMN.get(name)
+    if soft is not None:
+        out.add(soft.breached(numbers), name, "warning", lambda _v, p: soft.issue(int(numbers[p])).reason)
     return parsed.values
 
 
 def _check_category(spec: ColumnSpec, raw: pd.Series, out: _Collector, *, required: bool = True) -> pd.Series:
     name = spec.name.value
-    parsed = _parse_text(raw, spec.categories)
+    parsed = parse_text(raw, spec.categories)
     expected = ", ".join(spec.categories)
     if required:
         _add_missing(out, parsed.missing, name)
@@ -351,11 +295,11 @@ def _check_category(spec: ColumnSpec, raw: pd.Series, out: _Collector, *, requir
 def _check_constant(spec: ColumnSpec, raw: pd.Series, out: _Collector) -> pd.Series:
     name, constant = spec.name.value, spec.constant
     if isinstance(constant, int):
-        parsed = _parse_integers(raw)
+        parsed = parse_integers(raw)
         different = ~parsed.missing & (parsed.bad | (parsed.values.to_numpy() != constant))
         values: pd.Series = pd.Series(constant, index=raw.index, dtype="int64")
     else:
-        parsed = _parse_text(raw, (str(constant),))
+        parsed = parse_text(raw, (str(constant),))
         different = parsed.bad
         values = pd.Series(constant, index=raw.index, dtype=object)
     out.add(
@@ -368,9 +312,9 @@ def _check_constant(spec: ColumnSpec, raw: pd.Series, out: _Collector) -> pd.Ser
 
 
 def _check_snapshot(raw: pd.Series, out: _Collector) -> pd.Series:
-    parsed = _parse_dates(raw)
+    parsed = parse_dates(raw)
     _add_missing(out, parsed.missing, SNAPSHOT_DATE)
-    low, high = _SNAPSHOT_RANGE
+    low, high = SNAPSHOT_RANGE
     out.add(
         parsed.bad,
         SNAPSHOT_DATE,
@@ -382,44 +326,26 @@ def _check_snapshot(raw: pd.Series, out: _Collector) -> pd.Series:
 
 def _check_cross_fields(numbers: pd.DataFrame, out: _Collector) -> None:
     for rule in CROSS_FIELD_RULES:
-        broken = rule.violated(numbers).to_numpy()
+        left, right = numbers[rule.left].to_numpy(), numbers[rule.right].to_numpy()
         severity: IssueSeverity = "error" if rule.hard else "warning"
-        out.add(broken, rule.left, severity, _cross_field_reason(rule, numbers))
+        out.add(breaks(rule, left, right), rule.left, severity, _cross_field_reason(rule, left, right))
 
 
-def _cross_field_reason(rule: CrossFieldRule, numbers: pd.DataFrame) -> Callable[[str | None, int], str]:
-    left, right = numbers[rule.left].to_numpy(), numbers[rule.right].to_numpy()
-    bound = f"{rule.right} {rule.offset:+d}" if rule.offset else str(rule.right)
-
-    def reason(_value: str | None, pos: int) -> str:
-        values = f"{rule.left} = {left[pos]:.0f}, {bound} = {right[pos] + rule.offset:.0f}"
-        if rule.hard:
-            return f"inconsistent: {rule.description} must hold, got {values}"
-        return f"unusual: {rule.description} usually holds, got {values} (kept)"
-
-    return reason
+def _cross_field_reason(
+    rule: CrossFieldRule, left: np.ndarray, right: np.ndarray
+) -> Callable[[str | None, int], str]:
+    return lambda _v, p: cross_field_issue(rule, int(left[p]), int(right[p])).reason
 
 
 def _check_role_department(roles: pd.Series, departments: pd.Series, out: _Collector) -> None:
-    role_names = list(ROLE_DEPARTMENTS)
-    dept_names = list(SPECS[Col.DEPARTMENT.value].categories)
-    allowed = np.zeros((len(role_names) + 1, len(dept_names) + 1), dtype=bool)
-    allowed[-1, :] = allowed[:, -1] = True  # unknown or missing: reported elsewhere
-    for r, depts in enumerate(ROLE_DEPARTMENTS.values()):
-        for d in depts:
-            allowed[r, dept_names.index(d)] = True
-    r_codes = pd.Categorical(roles, categories=role_names).codes
-    d_codes = pd.Categorical(departments, categories=dept_names).codes
-    mismatch = ~allowed[r_codes, d_codes]
-    role_values, dept_values = roles.to_numpy(), departments.to_numpy()
+    role_codes = pd.Categorical(roles, categories=list(ROLE_CODES)).codes
+    department_codes = pd.Categorical(departments, categories=list(DEPARTMENT_CODES)).codes
+    role_values, department_values = roles.to_numpy(), departments.to_numpy()
     out.add(
-        mismatch,
-        Col.JOB_ROLE.value,
+        role_misplaced(role_codes, department_codes),
+        Col.DEPARTMENT.value,
         "warning",
-        lambda _v, p: (
-            f"JobRole {role_values[p]!r} is not a role of Department {dept_values[p]!r} "
-            f"(expected {' or '.join(ROLE_DEPARTMENTS[role_values[p]])}) (kept)"
-        ),
+        lambda _v, p: role_issue(role_values[p], department_values[p]).reason,
     )
 
 
@@ -430,7 +356,7 @@ def _check_duplicates(ids: pd.Series, snapshots: pd.Series | None, seen: SeenKey
     positions = np.flatnonzero(usable)
     keys = ids.to_numpy()[positions].astype(np.int64)
     if snapshots is not None:
-        days = (snapshots.iloc[positions] - pd.Timestamp(_SNAPSHOT_RANGE[0])).dt.days.to_numpy()
+        days = (snapshots.iloc[positions] - pd.Timestamp(SNAPSHOT_RANGE[0])).dt.days.to_numpy()
         keys = keys * 1_000_000 + days.astype(np.int64)
     earlier = seen.first_lines(keys, out.rows[positions].astype(np.int64))
     duplicate = np.zeros(len(ids), dtype=bool)

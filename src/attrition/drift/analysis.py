@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 from attrition.config import MonitoringSettings, RiskBands, Settings
 from attrition.drift.domain import domain_classifier_auc
 from attrition.drift.fairness_drift import fairness_drift
-from attrition.drift.features import feature_drift
+from attrition.drift.features import SchemaCheck, feature_drift
 from attrition.drift.performance import (
     PerformanceResult,
     as_binary_labels,
@@ -23,6 +24,7 @@ from attrition.drift.performance import (
 from attrition.drift.prediction_drift import prediction_drift
 from attrition.drift.result import DriftResult
 from attrition.drift.severity import assess_severity
+from attrition.drift.windows import Window
 from attrition.schema import ATTRITION_YES, TARGET
 from attrition.serving.model import risk_band_of
 
@@ -120,86 +122,126 @@ def _performance(
     return with_reference(estimated, figures), realised
 
 
+def _checked(reference: Window, current: Window) -> tuple[Window, Window]:
+    """The windows with probabilities and labels as validated float arrays (ValueError naming the bad one)."""
+    ref_rows, cur_rows = len(reference.frame), len(current.frame)
+    ref_p = _probabilities(reference.probabilities, ref_rows, "reference_probabilities")
+    cur_p = _probabilities(current.probabilities, cur_rows, "current_probabilities", unscored_ok=True)
+    return (
+        replace(reference, probabilities=ref_p),
+        replace(current, probabilities=cur_p, labels=_known_labels(current.labels, cur_rows)),
+    )
+
+
+def _model_checks(
+    result: DriftResult,
+    reference: Window,
+    current: Window,
+    settings: Settings,
+    threshold: float,
+    bands: RiskBands,
+    reference_metrics: dict[str, float] | None,
+) -> None:
+    """Prediction drift, fairness over time and performance, on the current rows the champion scored."""
+    m = settings.monitoring
+    ref_p, cur_p = reference.probabilities, current.probabilities
+    if cur_p is None:
+        return
+    scored = ~np.isnan(cur_p)  # out-of-contract rows cannot be scored
+    scored_current, cur_p = current.frame.loc[scored], cur_p[scored]
+    known = None if current.labels is None else current.labels[scored]
+    complete = None if known is None or np.isnan(known).any() else known.astype(np.int8)
+    if ref_p is not None:
+        result.prediction = prediction_drift(
+            ref_p, cur_p, risk_band_of(ref_p, bands), risk_band_of(cur_p, bands), m
+        )
+        result.fairness = fairness_drift(
+            reference.frame,
+            scored_current,
+            ref_p >= threshold,
+            cur_p >= threshold,
+            m,
+            settings.training,
+            current_labels=complete,
+            reference_labels=_reference_labels(reference.frame),
+        )
+    figures = _reference_metrics(reference.frame, ref_p, threshold, reference_metrics)
+    result.estimated_performance, result.performance = _performance(cur_p, known, threshold, figures, m)
+
+
+def _insufficient(reference_rows: int, current_rows: int, settings: Settings) -> DriftResult | None:
+    """The "no verdict" result when a window is under ``monitoring.min_rows``, else None."""
+    needed = settings.monitoring.min_rows
+    if min(reference_rows, current_rows) >= needed:
+        return None
+    return DriftResult(
+        status="insufficient_data",
+        severity=None,
+        message=(
+            f"Reference has {reference_rows:,} rows and current {current_rows:,}; at least "
+            f"{needed:,} rows in each window are needed for a verdict (monitoring.min_rows)."
+        ),
+        reference_rows=reference_rows,
+        current_rows=current_rows,
+        parameters=_parameters(settings),
+    )
+
+
+def _data_checks(
+    reference: Window, current: Window, settings: Settings, importance: dict[str, float] | None
+) -> tuple[DriftResult, SchemaCheck]:
+    """Feature drift, the data's schema and quality, and the domain classifier: no model needed."""
+    m = settings.monitoring
+    features, schema = feature_drift(reference.frame, current.frame, m, importance)
+    result = DriftResult(
+        status="ok",
+        severity="none",
+        features=features,
+        schema=schema,
+        reference_rows=len(reference.frame),
+        current_rows=len(current.frame),
+        parameters=_parameters(settings),
+    )
+    tested = [f.column for f in features if f.tested]
+    result.domain = domain_classifier_auc(reference.frame, current.frame, tested, m)
+    return result, schema
+
+
 def run_drift_analysis(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
+    reference: Window,
+    current: Window,
     settings: Settings,
     *,
-    reference_probabilities: Any = None,
-    current_probabilities: Any = None,
     threshold: float | None = None,
     bands: RiskBands | None = None,
-    current_labels: Any = None,
     reference_metrics: dict[str, float] | None = None,
     importance: dict[str, float] | None = None,
 ) -> DriftResult:
     """Feature, prediction, performance and fairness drift of ``current`` vs ``reference``.
 
-    Probabilities are the champion's on each window's rows (in row order; NaN in
-    the current window marks a row the champion could not score, left out of the
-    model-side checks); with them come prediction drift, the label-free
-    performance estimate and fairness over time. ``threshold`` is the champion's decision threshold (default: the
-    lower bound of the "high" risk band); ``bands`` its risk bands (default:
-    settings). ``current_labels`` (0/1, bool or "Yes"/"No", one per current row,
-    None where unknown) add realised performance on the known rows (at least
-    ``min_rows`` of them) and, when all are known, equal opportunity; ``reference_metrics`` are the
-    holdout figures (default: realised on the reference window when it carries
-    labels). ``importance`` (champion global importance) weights the drifted
-    share. A window under ``monitoring.min_rows`` gives status
-    "insufficient_data" and no severity.
+    Each window's ``probabilities`` are the champion's on its rows (NaN in the current
+    window: a row it could not score, left out of the model-side checks); with them come
+    prediction drift, the label-free performance estimate and fairness over time. The
+    current ``labels`` (0/1, bool or "Yes"/"No", NaN/None where unknown) add realised
+    performance on the known rows (at least ``min_rows``) and, when all are known, equal
+    opportunity. ``threshold``: the champion's (default: the "high" band's lower bound);
+    ``bands``: its risk bands (default: settings); ``reference_metrics``: its holdout
+    figures (default: realised on a labelled reference); ``importance``: its global
+    importance, which weights the drifted share. A window under ``monitoring.min_rows``
+    gives status "insufficient_data" and no severity.
     """
-    m = settings.monitoring
-    base: dict[str, Any] = {
-        "reference_rows": len(reference),
-        "current_rows": len(current),
-        "parameters": _parameters(settings),
-    }
-    if min(len(reference), len(current)) < m.min_rows:
-        return DriftResult(
-            status="insufficient_data",
-            severity=None,
-            message=(
-                f"Reference has {len(reference):,} rows and current {len(current):,}; at least "
-                f"{m.min_rows:,} rows in each window are needed for a verdict (monitoring.min_rows)."
-            ),
-            **base,
-        )
-    ref_p = _probabilities(reference_probabilities, len(reference), "reference_probabilities")
-    cur_p = _probabilities(current_probabilities, len(current), "current_probabilities", unscored_ok=True)
-    known = _known_labels(current_labels, len(current))
+    insufficient = _insufficient(len(reference.frame), len(current.frame), settings)
+    if insufficient is not None:
+        return insufficient
+    reference, current = _checked(reference, current)
     bands = bands or settings.training.risk_bands
     threshold = bands.high if threshold is None else float(threshold)
-
-    features, schema = feature_drift(reference, current, m, importance)
-    tested = [f.column for f in features if f.tested]
-    result = DriftResult(status="ok", severity="none", features=features, schema=schema, **base)
-    result.domain = domain_classifier_auc(reference, current, tested, m)
-    if cur_p is not None:
-        # Model-side checks use the rows the champion could score (out-of-contract rows cannot be).
-        scored = ~np.isnan(cur_p)
-        scored_current, cur_p = current.loc[scored], cur_p[scored]
-        known = None if known is None else known[scored]
-        complete = None if known is None or np.isnan(known).any() else known.astype(np.int8)
-        if ref_p is not None:
-            result.prediction = prediction_drift(
-                ref_p, cur_p, risk_band_of(ref_p, bands), risk_band_of(cur_p, bands), m
-            )
-            result.fairness = fairness_drift(
-                reference,
-                scored_current,
-                ref_p >= threshold,
-                cur_p >= threshold,
-                m,
-                settings.training,
-                current_labels=complete,
-                reference_labels=_reference_labels(reference),
-            )
-        figures = _reference_metrics(reference, ref_p, threshold, reference_metrics)
-        result.estimated_performance, result.performance = _performance(cur_p, known, threshold, figures, m)
+    result, schema = _data_checks(reference, current, settings, importance)
+    _model_checks(result, reference, current, settings, threshold, bands, reference_metrics)
     assessment = assess_severity(
-        features,
+        result.features,
         schema,
-        m.severity,
+        settings.monitoring.severity,
         domain=result.domain,
         prediction=result.prediction,
         performance=result.performance or result.estimated_performance,
@@ -210,7 +252,7 @@ def run_drift_analysis(
         "drift analysis: severity %s, %d drifted feature(s), %d + %d rows",
         result.severity,
         len(result.drifted_features),
-        len(reference),
-        len(current),
+        result.reference_rows,
+        result.current_rows,
     )
     return result

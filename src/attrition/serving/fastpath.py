@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,18 @@ from attrition import features as features_module
 from attrition.config import RISK_BAND_NAMES, RiskBands
 from attrition.features import ENGINEERED, FeatureBuilder
 from attrition.schema import EXAMPLE_RECORD, SPECS
+
+if TYPE_CHECKING:  # what the compiler reads; dispatch is by class name, so no import at run time
+    from sklearn.base import BaseEstimator
+    from sklearn.calibration import CalibratedClassifierCV, _SigmoidCalibration
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from attrition.serving.model import AttritionModel
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +93,7 @@ class _CompiledFeatures:
         levels: dict[str, tuple[int, ...]] = getattr(features_module, "ORDINAL_LEVELS", {})
         ordinal = [(col, level) for col in getattr(builder, "ordinal_columns_", []) for level in levels[col]]
         onehot = [(col, cat) for col in builder.categorical_columns_ for cat in SPECS[col].categories]
-        self.indicators: list[tuple[str, Any]] = ordinal + onehot
+        self.indicators: list[tuple[str, str | int]] = [*ordinal, *onehot]
         self.categoricals: list[str] = list(builder.categorical_columns_)
         self.width = len(self.integers) + len(self.indicators) + len(self.engineered)
         if self.width != len(builder.feature_names_out_):
@@ -116,7 +128,7 @@ class _CompiledFeatures:
 # --- transformers and estimators -------------------------------------------------------------
 
 
-def _scaler(step: Any) -> Matrix:
+def _scaler(step: StandardScaler) -> Matrix:
     mean = step.mean_ if step.with_mean else None
     scale = step.scale_ if step.with_std else None
 
@@ -130,7 +142,7 @@ def _scaler(step: Any) -> Matrix:
     return transform
 
 
-def _logistic(model: Any) -> Matrix:
+def _logistic(model: LogisticRegression) -> Matrix:
     if model.coef_.shape[0] != 1:
         raise Unsupported("logistic regression with more than two classes")
     coef_t, intercept = model.coef_.T, model.intercept_
@@ -174,7 +186,7 @@ class _Forest:
         return node
 
 
-def _random_forest(model: Any) -> Matrix:
+def _random_forest(model: RandomForestClassifier) -> Matrix:
     if model.n_outputs_ != 1 or len(model.classes_) != 2:
         raise Unsupported("random forest that is not a single binary output")
     features, thresholds, lefts, rights, values = [], [], [], [], []
@@ -201,7 +213,7 @@ def _random_forest(model: Any) -> Matrix:
     return positive_proba
 
 
-def _hist_boosting(model: Any) -> Matrix:
+def _hist_boosting(model: HistGradientBoostingClassifier) -> Matrix:
     if model.n_trees_per_iteration_ != 1:
         raise Unsupported("gradient boosting with more than two classes")
     predictors = [p[0] for p in model._predictors]
@@ -233,7 +245,7 @@ def _hist_boosting(model: Any) -> Matrix:
     return decision
 
 
-def _response(estimator: Any) -> Matrix:
+def _response(estimator: BaseEstimator) -> Matrix:
     """What ``CalibratedClassifierCV`` reads from a fitted final estimator."""
     name = type(estimator).__name__
     if name == "LogisticRegression":
@@ -245,7 +257,7 @@ def _response(estimator: Any) -> Matrix:
     raise Unsupported(f"estimator {name}")
 
 
-def _transformer(step: Any) -> Matrix:
+def _transformer(step: BaseEstimator | str | None) -> Matrix:
     if step is None or step == "passthrough":
         return lambda X: X
     if type(step).__name__ == "StandardScaler":
@@ -253,7 +265,7 @@ def _transformer(step: Any) -> Matrix:
     raise Unsupported(f"transformer {type(step).__name__}")
 
 
-def _scorer(pipeline: Any) -> Callable[[Records], np.ndarray]:
+def _scorer(pipeline: Pipeline | FrozenEstimator) -> Callable[[Records], np.ndarray]:
     """Records -> the raw response (decision function or P(leave)) of a fitted features pipeline."""
     if type(pipeline).__name__ == "FrozenEstimator":
         pipeline = pipeline.estimator
@@ -273,7 +285,7 @@ def _scorer(pipeline: Any) -> Callable[[Records], np.ndarray]:
     return score
 
 
-def _calibrator(calibrator: Any) -> Matrix:
+def _calibrator(calibrator: _SigmoidCalibration | IsotonicRegression) -> Matrix:
     name = type(calibrator).__name__
     if name == "_SigmoidCalibration":
         a, b = calibrator.a_, calibrator.b_
@@ -294,7 +306,7 @@ def _calibrator(calibrator: Any) -> Matrix:
     raise Unsupported(f"calibrator {name}")
 
 
-def compile_pipeline(pipeline: Any) -> Callable[[Records], np.ndarray]:
+def compile_pipeline(pipeline: CalibratedClassifierCV) -> Callable[[Records], np.ndarray]:
     """Records -> calibrated P(leave) for a ``CalibratedClassifierCV`` over a features pipeline.
 
     Raises ``Unsupported`` naming the first component it cannot reproduce.
@@ -345,7 +357,7 @@ class FastPredictor:
     ``compiled`` says whether the numpy path is in use; ``reason`` says why not.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: AttritionModel) -> None:
         self.model = model
         self.threshold = float(model.threshold)
         self.bands: RiskBands = model.risk_bands

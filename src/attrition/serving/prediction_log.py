@@ -1,5 +1,6 @@
 """The prediction log: every prediction reaches the ``predictions`` table, off the request path.
 
+``prediction_rows`` builds the rows (the API and batch scoring log the same keys);
 ``submit`` only appends to a bounded in-process queue; a background thread
 writes the queue in batches (``insert_predictions``) every
 ``flush_interval`` seconds or as soon as ``batch_size`` entries wait.
@@ -31,20 +32,97 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from attrition.config import PredictionSource
+from attrition.db.models import utcnow
 from attrition.db.repositories import get_prediction, insert_predictions
+from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
+
+if TYPE_CHECKING:
+    from attrition.serving.loader import Predictor
 
 logger = logging.getLogger(__name__)
 
 Entry = Mapping[str, Any]
 _ROW_ERRORS = (sa_exc.IntegrityError, sa_exc.DataError)
+
+
+def prediction_rows(
+    predictor: Predictor,
+    records: pd.DataFrame | Sequence[Mapping[str, Any]],
+    scored: pd.DataFrame | Mapping[str, Sequence[Any]],
+    *,
+    source: PredictionSource,
+    request_id: str | None,
+) -> list[dict[str, Any]]:
+    """The ``predictions`` rows of scored records, one per record, for a frame or a few dicts.
+
+    ``scored`` holds ``probability``, ``label``, ``risk_band`` and optionally
+    ``top_factors`` per record (``Predictor.predict_frame``'s columns). ``inputs`` are
+    the record's contract columns (no outcome); ``created_at`` is now, when it was
+    predicted, not when the log gets to write it.
+    """
+    inputs, numbers, snapshots = _record_columns(records)
+    factors = _values(scored["top_factors"]) if "top_factors" in scored else [None] * len(inputs)
+    name, version, threshold, now = (
+        predictor.model_name,
+        predictor.model_version,
+        predictor.threshold,
+        utcnow(),
+    )
+    return [
+        {
+            "prediction_id": str(uuid.uuid4()),
+            "created_at": now,
+            "employee_number": number,
+            "snapshot_date": snapshot,
+            "model_name": name,
+            "model_version": version,
+            "probability": float(probability),
+            "threshold": threshold,
+            "label": bool(label),
+            "risk_band": str(band),
+            "inputs": record,
+            "top_factors": top,
+            "source": source,
+            "request_id": request_id,
+        }
+        for number, snapshot, record, probability, label, band, top in zip(
+            numbers,
+            snapshots,
+            inputs,
+            _values(scored["probability"]),
+            _values(scored["label"]),
+            _values(scored["risk_band"]),
+            factors,
+            strict=True,
+        )
+    ]
+
+
+def _record_columns(records: pd.DataFrame | Sequence[Mapping[str, Any]]) -> tuple[list[Any], ...]:
+    """(inputs, employee numbers, snapshot dates) per record; a frame column-wise, dicts one by one."""
+    if isinstance(records, pd.DataFrame):
+        missing = [None] * len(records)
+        columns = [c for c in RECORD_COLUMNS if c in records.columns]
+        numbers = records[ID_COLUMN].tolist() if ID_COLUMN in records else missing
+        snapshots = records[SNAPSHOT_DATE].tolist() if SNAPSHOT_DATE in records else missing
+        return records[columns].to_dict("records"), numbers, snapshots
+    inputs = [{c: r[c] for c in RECORD_COLUMNS if c in r} for r in records]
+    return inputs, [r.get(ID_COLUMN) for r in records], [r.get(SNAPSHOT_DATE) for r in records]
+
+
+def _values(column: Sequence[Any]) -> list[Any]:
+    return column.tolist() if isinstance(column, pd.Series) else list(column)
 
 
 @dataclass

@@ -23,18 +23,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import sqlalchemy as sa
 
-from attrition.config import RISK_BAND_NAMES, Settings
+from attrition.config import RISK_BAND_NAMES, PredictionSource, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine
 from attrition.db.repositories import insert_predictions, iter_employees
-from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
+from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 from attrition.serving.loader import Predictor
 from attrition.serving.model import AttritionModel
+from attrition.serving.prediction_log import prediction_rows
 
 logger = logging.getLogger(__name__)
 
-SOURCE = "batch"
+SOURCE: PredictionSource = "batch"
 #: Bands flagged as high risk in the output and the summary.
 HIGH_RISK_BANDS: tuple[str, ...] = RISK_BAND_NAMES[2:]
 DEFAULT_CHUNK_ROWS = 50_000
@@ -129,16 +131,7 @@ def score_batch(
         for records in chunks:
             if records.empty:
                 continue
-            scored = _score_chunk(predictor, records, top_k)
-            if engine is not None:
-                report.rows_logged += insert_predictions(
-                    engine, _log_rows(predictor, records, scored, report.batch_id)
-                )
-            if writer is not None:
-                writer.write(_output_frame(records, scored, top_k))
-            report.rows_scored += len(scored)
-            for band, count in Counter(scored["risk_band"]).items():
-                report.band_counts[band] = report.band_counts.get(band, 0) + count
+            _score_into(report, predictor, records, top_k, engine, writer)
             if progress is not None:
                 progress(report.rows_read, None)
         if writer is not None:
@@ -148,6 +141,32 @@ def score_batch(
             writer.abort()
         raise
     report.seconds = time.perf_counter() - started
+    _log_summary(report)
+    return report
+
+
+def _score_into(
+    report: ScoreReport,
+    predictor: Predictor,
+    records: pd.DataFrame,
+    top_k: int,
+    engine: sa.Engine | None,
+    writer: _OutputWriter | None,
+) -> None:
+    """Score one chunk: log it, append it to the output, count it in ``report``."""
+    scored = _score_chunk(predictor, records, top_k)
+    if engine is not None:
+        report.rows_logged += insert_predictions(
+            engine, _log_rows(predictor, records, scored, report.batch_id)
+        )
+    if writer is not None:
+        writer.write(_output_frame(records, scored, top_k))
+    report.rows_scored += len(scored)
+    for band, count in Counter(scored["risk_band"]).items():
+        report.band_counts[band] = report.band_counts.get(band, 0) + count
+
+
+def _log_summary(report: ScoreReport) -> None:
     if report.rows_scored == 0 and report.rows_read > 0:
         logger.warning("batch %s: all %d rows were rejected", report.batch_id, report.rows_read)
     logger.info(
@@ -158,7 +177,6 @@ def score_batch(
         report.high_risk,
         report.rows_per_second,
     )
-    return report
 
 
 # --- input -----------------------------------------------------------------------------------
@@ -247,36 +265,8 @@ def top_factors(model: AttritionModel, records: pd.DataFrame, top_k: int) -> lis
 def _log_rows(
     predictor: Predictor, records: pd.DataFrame, scored: pd.DataFrame, batch_id: str
 ) -> list[dict[str, Any]]:
-    inputs = records[[c for c in RECORD_COLUMNS if c in records.columns]].to_dict("records")
-    snapshots = records[SNAPSHOT_DATE].tolist() if SNAPSHOT_DATE in records else [None] * len(records)
-    numbers = records[ID_COLUMN].tolist() if ID_COLUMN in records else [None] * len(records)
-    return [
-        {
-            "prediction_id": str(uuid.uuid4()),
-            "employee_number": number,
-            "snapshot_date": snapshot,
-            "model_name": predictor.model_name,
-            "model_version": predictor.model_version,
-            "probability": probability,
-            "threshold": predictor.threshold,
-            "label": bool(label),
-            "risk_band": band,
-            "inputs": record,
-            "top_factors": factors,
-            "source": SOURCE,
-            "request_id": batch_id,
-        }
-        for number, snapshot, record, probability, label, band, factors in zip(
-            numbers,
-            snapshots,
-            inputs,
-            scored["probability"].tolist(),
-            scored["label"].tolist(),
-            scored["risk_band"].tolist(),
-            scored["top_factors"].tolist(),
-            strict=True,
-        )
-    ]
+    """The chunk's ``predictions`` rows: one ``request_id`` (the batch id) for the whole run."""
+    return prediction_rows(predictor, records, scored, source=SOURCE, request_id=batch_id)
 
 
 def factor_text(factor: dict[str, Any]) -> str:

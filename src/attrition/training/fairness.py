@@ -183,14 +183,8 @@ def _limit_failure(
     return [f"{attribute}: {name} {gap:.3f} > {limit}{beyond}"]
 
 
-def _audit_attribute(
-    attribute: str,
-    y_true: np.ndarray,
-    y_pred: np.ndarray,
-    groups: np.ndarray,
-    limits: TrainingSettings,
-    gate: bool = True,
-) -> AttributeFairness:
+def _group_table(attribute: str, y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray) -> pd.DataFrame:
+    """Size, positives and rates per group, in a stable order (Age bands youngest first)."""
     frame = MetricFrame(
         metrics={
             "size": count,
@@ -206,9 +200,11 @@ def _audit_attribute(
     table = frame.by_group
     order = [b[0] for b in AGE_BANDS] if attribute == Col.AGE else sorted(map(str, table.index))
     table.index = table.index.map(str)
-    table = table.reindex([g for g in order if g in table.index])
-    gated = table[table["size"] >= limits.min_group_size]
-    rates = [
+    return table.reindex([g for g in order if g in table.index])
+
+
+def _group_rates(table: pd.DataFrame, min_group_size: int) -> list[GroupRates]:
+    return [
         GroupRates(
             str(name),
             int(row["size"]),
@@ -216,10 +212,23 @@ def _audit_attribute(
             float(row["selection_rate"]),
             float(row["tpr"]),
             float(row["fpr"]),
-            bool(row["size"] >= limits.min_group_size),
+            bool(row["size"] >= min_group_size),
         )
         for name, row in table.iterrows()
     ]
+
+
+def _audit_attribute(
+    attribute: str,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    limits: TrainingSettings,
+    gate: bool = True,
+) -> AttributeFairness:
+    table = _group_table(attribute, y_true, y_pred, groups)
+    gated = table[table["size"] >= limits.min_group_size]
+    rates = _group_rates(table, limits.min_group_size)
     dpd = _gap(gated["selection_rate"])
     eod = _gap(gated["tpr"])
     fpr_gap = _gap(gated["fpr"])
