@@ -31,7 +31,7 @@ def _register_broken_champion(env: ModelEnv) -> str:
     """A new version of the same model, made champion, whose model artifacts are gone."""
     settings = env.settings
     version = log_and_register(env.result, settings, actor="test", source="test")
-    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
     model_version = client.get_model_version(settings.model_name, version)
     model_id = model_version.model_id or model_version.source.removeprefix("models:/")
     location = client.get_logged_model(model_id).artifact_location
@@ -103,7 +103,9 @@ def test_a_failed_version_is_retried_with_back_off_until_the_alias_moves(
     assert holder.poll() is False and holder.reloads["failure"] == 3
 
     # The alias moves back to the version served: nothing to load, and /ready is ready again.
-    client = MlflowClient(tracking_uri=champion_env.settings.tracking_uri)
+    client = MlflowClient(
+        tracking_uri=champion_env.settings.tracking_uri, registry_uri=champion_env.settings.tracking_uri
+    )
     client.set_registered_model_alias(champion_env.settings.model_name, CHAMPION, "1")
     assert holder.poll() is False and holder.reloads["failure"] == 3
     ready = api.client.get("/ready").json()

@@ -173,7 +173,9 @@ def test_cli_search_only_workers_share_the_study_and_one_version_is_registered(
     assert 12 <= count_finished(study) <= 13
     workers = {t.user_attrs.get("worker", "").rsplit(":", 1)[-1] for t in study.trials}
     assert {str(worker.pid), str(main.pid)} <= workers  # both ran trials
-    client = MlflowClient(tracking_uri=env["ATTRITION_MLFLOW_TRACKING_URI"])
+    # The registry too: MlflowClient's default registry is the process-wide one an earlier test set.
+    store = env["ATTRITION_MLFLOW_TRACKING_URI"]
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
     versions = client.search_model_versions("name = 'attrition-classifier'")
     assert [str(v.version) for v in versions] == ["1"]  # the worker registered nothing
 
