@@ -73,4 +73,14 @@ print(f"Predictor.load: version {predictor.model_version}, 50 records scored and
 EOF
 run "^scored" "$tmp/core/bin/attrition" score --out "$tmp/scores_core.csv"
 cmp "$tmp/scores_full.csv" "$tmp/scores_core.csv"
+
+echo "== core venv: a command that needs an extra names it"
+status=0
+out="$("$tmp/core/bin/attrition" train --trials 1 2>&1)" || status=$?
+if [ $status -ne 2 ] || ! grep -qF "pip install 'attrition[train]'" <<<"$out"; then
+    printf '%s\n' "$out" >&2
+    echo "attrition train without the train extra: exit $status, expected 2 naming the extra" >&2
+    exit 1
+fi
+printf '%s\n' "$out" | tail -n 1
 echo "core install OK: attrition score output equals the full install's ($((SECONDS - start)) s)"
