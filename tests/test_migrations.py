@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -102,3 +106,17 @@ def test_a_database_at_a_revision_the_migrations_do_not_know_is_left_alone(sqlit
     with pytest.raises(MigrationError, match="revision 'f00d', which these migrations do not know"):
         migrate(sqlite_url, "base")
     assert current(sqlite_url) == "f00d"
+
+
+def test_cli_db_upgrade_prints_one_line_without_alembic_chatter(tmp_path: Path) -> None:
+    env = {**os.environ, "ATTRITION_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "attrition.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip().endswith("is at revision 0001")
+    assert "alembic" not in done.stderr, done.stderr

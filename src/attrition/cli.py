@@ -51,6 +51,8 @@ _Actor = Annotated[
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
     level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # Alembic's plugin and migration chatter; the command says where the schema is
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _finish(outcome: Outcome, label: str = "error") -> None:
