@@ -18,12 +18,24 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
-from api.auth import API_KEY_HEADER, KeyVerifier, RateLimiter
+from api.auth import API_KEY_HEADER, KeyVerifier, RateLimiter, UserVerifier
 from api.deps import AppContext, reject_unknown_query
 from api.lifecycle import ModelHolder
 from api.limits import RequestLimitsMiddleware
 from api.metrics import ApiMetrics, RequestMetricsMiddleware
-from api.routers import admin, drift, employees, feedback, health, model, predict, predictions
+from api.routers import (
+    admin,
+    auth,
+    drift,
+    employees,
+    feedback,
+    health,
+    model,
+    predict,
+    predictions,
+    workforce,
+)
+from api.tokens import TokenSigner
 from attrition.config import Settings, get_settings
 from attrition.db.engine import create_db_engine
 from attrition.serving.prediction_log import PredictionLog
@@ -34,7 +46,9 @@ DESCRIPTION = """
 Employee attrition predictions over HTTP.
 
 Every `/v1` endpoint needs an API key in the `X-API-Key` header
-(`attrition keys create --name N --role viewer|predictor|admin`).
+(`attrition keys create --name N --role viewer|predictor|admin`) or, for a person, a bearer
+token from `POST /v1/auth/token` (user name and password; `attrition users create`) in
+`Authorization: Bearer <token>`.
 Roles are ordered: **viewer** reads model info, the prediction log and drift runs, **predictor**
 also predicts and sends feedback, **admin** also reloads the model.
 Errors are JSON: `{"error": "...", "detail": [{"field", "expected", "received"}]}`.
@@ -52,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         batch_size=serving.log_batch_size,
         flush_interval=serving.log_flush_interval_seconds,
     ).start()
+    tokens = TokenSigner.from_settings(serving)
     holder = ModelHolder(settings)
     await asyncio.to_thread(holder.load)
     metrics: ApiMetrics = app.state.metrics
@@ -64,6 +79,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=metrics,
         keys=KeyVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
         limiter=RateLimiter(serving.rate_limit_per_minute),
+        tokens=tokens,
+        users=UserVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
     )
     poller = asyncio.create_task(holder.poll_forever()) if serving.reload_interval_seconds > 0 else None
     try:
@@ -75,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await poller
         await asyncio.to_thread(log.close)
         app.state.ctx.keys.close()
+        app.state.ctx.users.close()
         engine.dispose()
 
 
@@ -98,11 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CORSMiddleware,
         allow_origins=list(settings.serving.cors_origins),
         allow_methods=["GET", "POST"],
-        allow_headers=[API_KEY_HEADER, "Content-Type", "X-Request-ID"],
+        allow_headers=[API_KEY_HEADER, "Authorization", "Content-Type", "X-Request-ID"],
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (predict, predictions, feedback, model, employees, drift, admin, health):
+    for module in (auth, predict, predictions, feedback, model, workforce, employees, drift, admin, health):
         app.include_router(module.router)
     return app

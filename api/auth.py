@@ -15,6 +15,12 @@ not pile up threads.
 Rate limit: a token bucket per key, ``serving.rate_limit_per_minute`` tokens
 refilled evenly over a minute, burst up to the same number. It lives in the
 process's memory: with N workers a key can make up to N times the limit.
+
+People sign in for a bearer token (``api.tokens``); ``UserVerifier`` checks a
+token's user against the ``users`` table with the same cache and outage rules
+(a disabled user, or one whose password was reset, is refused within
+``serving.api_key_cache_seconds``). A user caller is named ``user:<name>``, so
+users and keys never share a rate-limit bucket or an audit actor.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import sqlalchemy as sa
 
 from api.errors import ApiError
 from attrition.keys import hash_key, prefix_of, role_allows, verify_key
+from attrition.users import find_user
 
 API_KEY_HEADER = "X-API-Key"
 _MAX_CACHED = 10_000
@@ -37,10 +44,16 @@ _LOOKUP_THREADS = 4
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: the key's name and role (never the key)."""
+    """Who is calling: the key's name and role (never the key), or ``user:<name>`` for a person."""
 
     name: str
     role: str
+    kind: str = "key"
+
+    @property
+    def label(self) -> str:
+        """The caller for a message: ``key 'hris'`` or ``user 'ana'``."""
+        return f"{self.kind} {self.name.removeprefix('user:')!r}"
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -49,6 +62,8 @@ def _unauthorized(message: str) -> ApiError:
 
 class KeyVerifier:
     """Key -> Caller, cached; see the module docstring for the cache and outage rules."""
+
+    what = "the API key"
 
     def __init__(self, engine: sa.Engine, ttl_seconds: float, db_timeout_seconds: float = 5.0) -> None:
         self.engine = engine
@@ -61,14 +76,14 @@ class KeyVerifier:
 
     def cached(self, key: str) -> tuple[bool, Caller | None]:
         """(fresh hit, caller) from the cache without touching the database."""
-        entry = self._cache.get(hash_key(key))
+        entry = self._cache.get(self._digest(key))
         if entry is not None and time.monotonic() - entry[1] < self.ttl:
             return True, entry[0]
         return False, None
 
     def lookup(self, key: str) -> Caller | None:
         """Verify against the database (blocking, at most ``db_timeout`` s); a stale entry when it fails."""
-        digest = hash_key(key)
+        digest = self._digest(key)
         try:
             return self._verify(key, digest).result(timeout=self.db_timeout)
         except (sa.exc.SQLAlchemyError, TimeoutError):
@@ -76,7 +91,7 @@ class KeyVerifier:
             if stale is not None and stale[0] is not None:
                 return stale[0]
             raise ApiError(
-                503, "cannot verify the API key: the app database is unreachable; retry shortly"
+                503, f"cannot verify {self.what}: the app database is unreachable; retry shortly"
             ) from None
 
     def _verify(self, key: str, digest: str) -> Future[Caller | None]:
@@ -93,8 +108,7 @@ class KeyVerifier:
 
     def _verify_now(self, key: str, digest: str) -> Caller | None:
         try:
-            info = verify_key(self.engine, key)
-            caller = Caller(info.name, info.role) if info else None
+            caller = self._fetch(key)
             with self._lock:
                 if len(self._cache) >= _MAX_CACHED:
                     self._cache.clear()
@@ -103,6 +117,13 @@ class KeyVerifier:
         finally:
             with self._lock:
                 self._inflight.pop(digest, None)
+
+    def _digest(self, key: str) -> str:
+        return hash_key(key)
+
+    def _fetch(self, key: str) -> Caller | None:
+        info = verify_key(self.engine, key)
+        return Caller(info.name, info.role) if info else None
 
     def forget(self) -> None:
         with self._lock:
@@ -113,11 +134,32 @@ class KeyVerifier:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class UserVerifier(KeyVerifier):
+    """(user name, token version) -> Caller when the user is active at that version, cached."""
+
+    what = "the sign-in token"
+
+    @staticmethod
+    def credential(name: str, version: int) -> str:
+        return f"{version}:{name}"
+
+    def _digest(self, key: str) -> str:
+        return key
+
+    def _fetch(self, key: str) -> Caller | None:
+        version, _, name = key.partition(":")
+        user = find_user(self.engine, name)
+        if user is None or not user.active or str(user.token_version) != version:
+            return None
+        return Caller(f"user:{user.name}", user.role, kind="user")
+
+
 def check_key(key: str | None) -> str:
     """The header's key, or 401 saying what is wrong with it."""
     if not key:
         raise _unauthorized(
-            f"missing API key: send it in the {API_KEY_HEADER} header (create one: attrition keys create)"
+            f"missing API key: send it in the {API_KEY_HEADER} header (create one: attrition keys create), "
+            "or sign in at POST /v1/auth/token and send Authorization: Bearer <token>"
         )
     if prefix_of(key) is None:
         raise _unauthorized("invalid API key")
@@ -128,9 +170,7 @@ def authorize(caller: Caller | None, required: str) -> Caller:
     if caller is None:
         raise _unauthorized("invalid or revoked API key")
     if not role_allows(caller.role, required):
-        raise ApiError(
-            403, f"key {caller.name!r} has role {caller.role!r}; this endpoint needs role {required!r}"
-        )
+        raise ApiError(403, f"{caller.label} has role {caller.role!r}; this endpoint needs role {required!r}")
     return caller
 
 
@@ -161,7 +201,7 @@ class RateLimiter:
             seconds = max(1, math.ceil(wait))
             raise ApiError(
                 429,
-                f"rate limit of {int(self.capacity)} requests per minute exceeded for key {caller.name!r}; "
+                f"rate limit of {int(self.capacity)} requests per minute exceeded for {caller.label}; "
                 f"retry in {seconds} s",
                 headers={"Retry-After": str(seconds)},
             )

@@ -3,8 +3,9 @@
 All are ``async def``: they never block, and FastAPI would run a plain ``def``
 dependency in the thread pool (a thread hop per dependency per request).
 
-``Viewer``/``PredictorRole``/``Admin`` authenticate the ``X-API-Key`` header,
-check the role and take a rate-limit token; ``Model`` is the serving model or a
+``Viewer``/``PredictorRole``/``Admin`` authenticate the ``X-API-Key`` header or
+an ``Authorization: Bearer`` sign-in token (one of them, not both), check the
+role and take a rate-limit token; ``Model`` is the serving model or a
 503 telling the operator what to do. (Content type and body size are checked
 before routing, in ``api.limits``.)
 """
@@ -18,14 +19,15 @@ import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import API_KEY_HEADER, Caller, KeyVerifier, RateLimiter, authorize, check_key
+from api.auth import API_KEY_HEADER, Caller, KeyVerifier, RateLimiter, UserVerifier, authorize, check_key
 from api.errors import ApiError
 from api.lifecycle import LoadedModel, ModelHolder
 from api.metrics import ApiMetrics
 from api.schemas import FieldIssue
+from api.tokens import TokenSigner
 from attrition.config import Settings
 from attrition.serving.prediction_log import PredictionLog
 
@@ -41,6 +43,8 @@ class AppContext:
     metrics: ApiMetrics
     keys: KeyVerifier
     limiter: RateLimiter
+    tokens: TokenSigner
+    users: UserVerifier
 
 
 def context(request: Request) -> AppContext:
@@ -60,15 +64,52 @@ _key_header = APIKeyHeader(
 )
 
 
-def require(role: str) -> object:
-    """Dependency: an authenticated caller with at least ``role``, within its rate limit."""
+TOKEN_URL = "/v1/auth/token"
+_bearer = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description=f"Sign-in token of a person (`POST {TOKEN_URL}` with user name and password)",
+)
 
-    async def dependency(request: Request, key: Annotated[str | None, Security(_key_header)]) -> Caller:
+
+async def _cached_or_lookup(verifier: KeyVerifier, credential: str) -> Caller | None:
+    fresh, caller = verifier.cached(credential)
+    if not fresh:
+        caller = await run_in_threadpool(verifier.lookup, credential)
+    return caller
+
+
+def _token_refused(message: str) -> ApiError:
+    return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def _token_caller(ctx: AppContext, token: str) -> Caller:
+    claims = ctx.tokens.read(token)
+    if claims is None:
+        raise _token_refused(f"invalid or expired sign-in token: sign in again at POST {TOKEN_URL}")
+    caller = await _cached_or_lookup(ctx.users, UserVerifier.credential(claims.name, claims.version))
+    if caller is None:
+        raise _token_refused(
+            f"sign-in token no longer valid (user disabled or password reset): sign in again at POST {TOKEN_URL}"
+        )
+    return caller
+
+
+def require(role: str) -> object:
+    """Dependency: an authenticated caller (key or token) with at least ``role``, within its rate limit."""
+
+    async def dependency(
+        request: Request,
+        key: Annotated[str | None, Security(_key_header)],
+        token: Annotated[str | None, Security(_bearer)],
+    ) -> Caller:
         ctx = context(request)
-        key = check_key(key)
-        fresh, caller = ctx.keys.cached(key)
-        if not fresh:
-            caller = await run_in_threadpool(ctx.keys.lookup, key)
+        if token and key:
+            raise ApiError(401, f"send either the {API_KEY_HEADER} header or a bearer token, not both")
+        if token:
+            caller: Caller | None = await _token_caller(ctx, token)
+        else:
+            caller = await _cached_or_lookup(ctx.keys, check_key(key))
         caller = authorize(caller, role)
         ctx.limiter.check(caller)
         return caller

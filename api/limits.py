@@ -2,7 +2,8 @@
 
 * Content type: a request with a body must send ``application/json`` (or a
   ``+json`` type), else 415. A body-less POST is let through so the handler can
-  say "request body is empty" (422).
+  say "request body is empty" (422). The sign-in form (``FORM_PATHS``) must be
+  ``application/x-www-form-urlencoded`` instead, as the OAuth2 password flow says.
 * Size: a declared ``Content-Length`` over the limit is refused (413) before
   anything is read; a body streamed without one is counted as it arrives and
   refused as soon as it passes the limit (the handler's body read raises a 413
@@ -35,7 +36,7 @@ class RequestLimitsMiddleware:
             await _refuse(413, TOO_LARGE.format(limit=self.limit), scope, receive, send)
             return
         if scope.get("method") in _BODY_METHODS:
-            problem = _content_type_problem(headers, declared)
+            problem = _content_type_problem(headers, declared, form=scope.get("path") in FORM_PATHS)
             if problem:
                 await _refuse(415, problem, scope, receive, send)
                 return
@@ -54,15 +55,21 @@ class RequestLimitsMiddleware:
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+FORM_PATHS = frozenset({"/v1/auth/token"})
+_FORM = "application/x-www-form-urlencoded"
 
 
-def _content_type_problem(headers: dict[bytes, bytes], declared: int | None) -> str | None:
+def _content_type_problem(
+    headers: dict[bytes, bytes], declared: int | None, form: bool = False
+) -> str | None:
     raw = headers.get(b"content-type")
     if raw is None:
         if declared == 0 or (declared is None and b"transfer-encoding" not in headers):
             return None  # no body at all: the handler answers 422 "request body is empty"
-        return "missing Content-Type: send the body as application/json"
+        return f"missing Content-Type: send the body as {_FORM if form else 'application/json'}"
     media = raw.decode("latin-1").split(";", 1)[0].strip().lower()
+    if form:
+        return None if media == _FORM else f"unsupported Content-Type {media!r}: send the form as {_FORM}"
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return None
     return f"unsupported Content-Type {media!r}: send the body as application/json"

@@ -15,7 +15,7 @@ from api.schemas import ErrorResponse
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the listed error statuses (all ``ErrorResponse``)."""
     text = {
-        401: "Missing, invalid or revoked API key",
+        401: "Missing, invalid or revoked API key or sign-in token",
         403: "The key's role does not allow this endpoint",
         404: "Not found",
         413: "Request body over the size limit",

@@ -6,7 +6,6 @@ model, database or monitoring stack. Exit codes are the jobs' (each command's he
 
 from __future__ import annotations
 
-import getpass
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from attrition import jobs
+from attrition.cli_users import keys_app, users_app
 from attrition.config import SEVERITIES, Settings, get_settings
 from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.jobs.base import Outcome
@@ -33,7 +33,8 @@ def _group(name: str, help: str) -> typer.Typer:
 
 
 db_app = _group("db", "App database schema.")
-keys_app = _group("keys", "API keys of the prediction API (stored hashed, shown once).")
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 serve_app = _group("serve", "Run a service.")
 drift_app = _group("drift", "Drift monitoring: compare current data with the reference.")
 
@@ -390,41 +391,6 @@ def db_upgrade(
     outcome = jobs.database.migrate_database(get_settings(), revision)
     _finish(outcome)
     typer.echo(f"database at {outcome.url} is at revision {outcome.revision}")
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="Who or what uses the key (unique).")],
-    role: Annotated[str, typer.Option(help="viewer, predictor or admin.")],
-) -> None:
-    """Create a key; the key itself is printed once, alone on the last line."""
-    outcome = jobs.keys.create(get_settings(), name, role, actor=_user())
-    _finish(outcome)
-    typer.echo(f"created API key {name!r} with role {role}; store it now, it is not shown again:")
-    typer.echo(outcome.key)
-
-
-@keys_app.command("revoke")
-def keys_revoke(name: Annotated[str, typer.Option(help="Name of the key to revoke.")]) -> None:
-    """Revoke a key (running APIs stop accepting it within serving.api_key_cache_seconds)."""
-    outcome = jobs.keys.revoke(get_settings(), name, actor=_user())
-    _finish(outcome)
-    if outcome.info is not None:
-        typer.echo(f"revoked API key {outcome.info.name!r} (prefix {outcome.info.prefix})")
-
-
-@keys_app.command("list")
-def keys_list() -> None:
-    """Every key: name, role, prefix, created, status (never the key)."""
-    for line in jobs.keys.table_lines(jobs.keys.listing(get_settings())):
-        typer.echo(line)
-
-
-def _user() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 @serve_app.command("api")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from attrition.schema import Col
@@ -37,6 +37,8 @@ DriftRunStatus = Literal["running", "ok", "insufficient_data", "error"]
 DRIFT_RUN_STATUSES: tuple[str, ...] = get_args(DriftRunStatus)
 RiskBandName = Literal["low", "medium", "high", "critical"]
 RISK_BAND_NAMES: tuple[str, ...] = get_args(RiskBandName)
+#: The bands counted as "at risk" (batch scoring's HIGH RISK, the workforce views' at-risk share).
+HIGH_RISK_BANDS: tuple[str, ...] = RISK_BAND_NAMES[2:]
 #: Where a logged prediction came from: the API or a batch run.
 PredictionSource = Literal["api", "batch"]
 PREDICTION_SOURCES: tuple[str, ...] = get_args(PredictionSource)
@@ -118,6 +120,14 @@ class ServingSettings(BaseModel):
     rate_limit_per_minute: int = 600
     # How long a verified API key is trusted before the database is asked again (revocation delay).
     api_key_cache_seconds: float = 5.0
+    # Bearer tokens of POST /v1/auth/token (HS256). Unset: a random secret per process, so
+    # tokens do not survive a restart and several workers/replicas need the same secret set.
+    token_secret: SecretStr | None = None
+    token_minutes: float = Field(default=30.0, gt=0)
+    # Sign-in lockout: this many wrong passwords within the window lock the account.
+    sign_in_max_failures: int = Field(default=5, ge=1)
+    sign_in_window_minutes: float = Field(default=15.0, gt=0)
+    sign_in_lock_minutes: float = Field(default=15.0, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8501"])
     log_queue_max: int = 100_000
     log_flush_interval_seconds: float = 0.5

@@ -19,6 +19,7 @@ EXTRA_OF = {
     "croniter": "drift",
     "fastapi": "api",
     "uvicorn": "api",
+    "jwt": "api",
 }
 
 

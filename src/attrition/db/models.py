@@ -112,6 +112,29 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
 
 
+class User(Base):
+    """A person who signs in (``POST /v1/auth/token``); the password is stored as an argon2 hash.
+
+    ``token_version`` goes up when the user is disabled or the password is reset, so the
+    tokens issued before stop working. The failure counters drive the sign-in lockout.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    token_version: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    failed_sign_ins: Mapped[int] = mapped_column(sa.Integer, default=0)
+    first_failed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+
+
 class DriftRun(Base):
     """One drift check: windows, sizes, verdict and per-feature results."""
 

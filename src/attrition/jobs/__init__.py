@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # for type checkers; at run time __getattr__ imports them on 
         score,
         serve,
         train,
+        users,
     )
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "score",
     "serve",
     "train",
+    "users",
 ]
 
 

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from attrition.config import RISK_BAND_NAMES, PredictionSource, Settings
+from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES, PredictionSource, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine
 from attrition.db.repositories import insert_predictions, iter_employees
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 SOURCE: PredictionSource = "batch"
 #: Bands flagged as high risk in the output and the summary.
-HIGH_RISK_BANDS: tuple[str, ...] = RISK_BAND_NAMES[2:]
 DEFAULT_CHUNK_ROWS = 50_000
 #: Issues kept in the report (the counts are always complete).
 MAX_ISSUES_KEPT = 1000
