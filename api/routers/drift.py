@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import HTMLResponse
 
 from api.deps import Context, Viewer
 from api.errors import ApiError
@@ -18,6 +20,17 @@ router = APIRouter(prefix="/v1/drift", tags=["drift"])
 NO_RUN_YET = (
     "no drift run recorded yet: run `attrition drift run` or start the drift service `python -m monitoring`"
 )
+NO_HTML_REPORT = (
+    "drift run {run_id!r} has no HTML report{why}: run `attrition drift run` without --no-html "
+    "(GET /v1/drift/runs/{run_id} has its results as JSON)"
+)
+#: Evidently's page is self-contained: inline scripts and styles, data: images and fonts; nothing external.
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'; object-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'{origins}"
+)
+_REPORT_EXAMPLE = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Drift report</title></head>..."
 _SCAN = 50  # rows per query while looking past runs still in progress
 
 
@@ -85,3 +98,87 @@ def drift_run(
     if row is None:
         raise ApiError(404, f"no drift run {run_id!r}: GET /v1/drift/runs lists the recorded ones")
     return DriftRunDetail.from_row(row)
+
+
+def _json_errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``errors()`` for an HTML route: its errors are still ``ErrorResponse`` JSON."""
+    schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    return {
+        code: {"description": entry["description"], "content": {"application/json": {"schema": schema}}}
+        for code, entry in errors(*codes).items()
+    }
+
+
+def _html_report_path(row: dict[str, Any], reports_dir: FilePath) -> FilePath | None:
+    """The run's HTML report, only if the row names one that resolves inside ``reports_dir``."""
+    results = row.get("results")
+    reports = results.get("reports") if isinstance(results, dict) else None
+    named = reports.get("html") if isinstance(reports, dict) else None
+    if not isinstance(named, str):
+        fallback = row.get("report_path")
+        named = fallback if isinstance(fallback, str) and fallback.endswith(".html") else None
+    if not named:
+        return None
+    try:
+        root = reports_dir.resolve()
+        path = FilePath(named).resolve()  # relative paths: as the job wrote them, from the working dir
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if path.suffix != ".html" or not path.is_relative_to(root):
+        return None
+    return path
+
+
+@router.get(
+    "/runs/{run_id}/report",
+    response_class=HTMLResponse,
+    summary="A drift run's Evidently HTML report",
+    responses={
+        200: {
+            "content": {"text/html": {"example": _REPORT_EXAMPLE}},
+            "description": "The report page, for embedding (inline scripts only, nothing external)",
+        },
+        **_json_errors(*AUTH_ERRORS, 404, 422, 503),
+    },
+)
+def drift_run_report(
+    caller: Viewer, ctx: Context, run_id: Annotated[str, Path(min_length=1, max_length=36)]
+) -> HTMLResponse:
+    """The HTML report the drift job wrote for this run (404 for runs without one, e.g. ``--no-html``)."""
+    with database("read the drift run"):
+        row = get_drift_run(ctx.engine, run_id)
+    if row is None:
+        raise ApiError(404, f"no drift run {run_id!r}: GET /v1/drift/runs lists the recorded ones")
+    reports_dir = FilePath(ctx.settings.reports_dir)
+    path = _html_report_path(row, reports_dir)
+    if path is None:
+        why = " (the check failed)" if row.get("status") == "error" else ""
+        raise ApiError(404, NO_HTML_REPORT.format(run_id=run_id, why=why))
+    try:
+        body = path.read_bytes()
+    except OSError:
+        raise ApiError(
+            404,
+            f"the HTML report of drift run {run_id!r} is gone from {reports_dir}: "
+            "run `attrition drift run` again for a new one",
+        ) from None
+    origins = "".join(f" {o}" for o in ctx.settings.serving.cors_origins if _csp_source(o))
+    return HTMLResponse(
+        body,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": REPORT_CSP.format(origins=origins),
+            "Content-Disposition": "inline",
+            "Cache-Control": "private, max-age=300",
+        },
+    )
+
+
+def _csp_source(origin: str) -> bool:
+    """A CORS origin usable as a frame-ancestors source (no wildcard, nothing that ends the directive)."""
+    return (
+        origin != "*"
+        and not any(c in origin for c in " ;,'\"")
+        and origin.startswith(("http://", "https://"))
+    )
