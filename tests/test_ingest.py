@@ -449,3 +449,20 @@ def test_cli_malformed_csv_and_replace(settings: Settings, tmp_path: Path) -> No
     engine = create_db_engine(settings.db_url)
     stored = load_employees(engine, dt.date(2026, 4, 30)).set_index("EmployeeNumber")
     assert stored.loc[11, "MonthlyIncome"] == 7000
+
+
+def _planner_rows(engine: sa.Engine, table: str) -> float:
+    """PostgreSQL's planner estimate of ``table``'s rows (-1 until the table is first analysed)."""
+    with engine.connect() as conn:
+        query = sa.text("SELECT reltuples FROM pg_class WHERE relname = :t")
+        return float(conn.execute(query, {"t": table}).scalar_one())
+
+
+def test_ingest_refreshes_postgresqls_planner_statistics(db_url: str, tmp_path: Path) -> None:
+    engine = create_db_engine(db_url)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are refreshed on PostgreSQL only")
+    assert _planner_rows(engine, employees.name) <= 0  # a new table: the planner knows nothing
+    path = _write(tmp_path / "jan.csv", [_row(n) for n in range(1, 39)])
+    assert ingest_csv(path, engine, DAY).stored == 38
+    assert _planner_rows(engine, employees.name) == 38

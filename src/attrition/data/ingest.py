@@ -38,6 +38,8 @@ from attrition.data.validation import (
     check_columns,
     validate_frame,
 )
+from attrition.db.engine import refresh_statistics
+from attrition.db.models import employees
 from attrition.db.repositories import RowDifference, insert_employees
 from attrition.schema import ALL_COLUMNS, ID_COLUMN, SNAPSHOT_DATE
 
@@ -129,6 +131,8 @@ def ingest_csv(
             raise IngestError(f"{path}: " + "; ".join(errors), writer.path)
         fixed_date = None if from_file else (snapshot_date or dt.date.today())
         _stream(path, header, engine, fixed_date, chunk_rows, progress, writer, replace)
+        if report.stored or report.replaced:
+            refresh_statistics(engine, employees.name)
         if report.rows_read == 0:
             writer.write([Issue(None, None, "warning", "the file has a header but no data rows")])
     logger.info(

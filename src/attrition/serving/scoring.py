@@ -27,7 +27,8 @@ import sqlalchemy as sa
 
 from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES, PredictionSource, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
-from attrition.db.engine import get_engine
+from attrition.db.engine import get_engine, refresh_statistics
+from attrition.db.models import Prediction
 from attrition.db.repositories import insert_predictions, iter_employees
 from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 from attrition.serving.loader import Predictor
@@ -140,6 +141,8 @@ def score_batch(
             writer.abort()
         raise
     report.seconds = time.perf_counter() - started
+    if engine is not None and report.rows_logged:
+        refresh_statistics(engine, Prediction.__tablename__)
     _log_summary(report)
     return report
 
