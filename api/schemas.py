@@ -345,12 +345,11 @@ class ModelResponse(BaseModel):
     input_schema: list[ColumnInfo]
 
 
-class LoggedPrediction(BaseModel):
-    model_config = _examples(_LOGGED_PREDICTION)
+class LoggedScore(BaseModel):
+    """What every logged prediction says, in the prediction log and an employee's score history."""
 
     prediction_id: str
     created_at: dt.datetime = Field(description="When it was predicted (UTC)")
-    employee_number: int | None
     model_name: str
     model_version: str
     probability: float
@@ -358,7 +357,6 @@ class LoggedPrediction(BaseModel):
     label: bool
     risk_band: str
     source: str
-    inputs: dict[str, Any]
     top_factors: list[Any] | None = None
 
     @field_validator("created_at")
@@ -366,6 +364,13 @@ class LoggedPrediction(BaseModel):
     def _utc(cls, value: dt.datetime) -> dt.datetime:
         """The database stores naive UTC; say so (RFC 3339 needs the offset)."""
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class LoggedPrediction(LoggedScore):
+    model_config = _examples(_LOGGED_PREDICTION)
+
+    employee_number: int | None
+    inputs: dict[str, Any]
 
 
 class PredictionPage(BaseModel):

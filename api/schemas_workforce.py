@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.schemas import EXAMPLE_REQUEST, RiskBand, _examples
+from api.schemas import EXAMPLE_REQUEST, LoggedScore, RiskBand, _examples
 from attrition.db.workforce import TENURE_BANDS
 from attrition.schema import ID_COLUMN, SNAPSHOT_DATE, SPECS, Col
 
@@ -194,23 +194,8 @@ class EmployeePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
 
 
-class ScoreEntry(BaseModel):
-    prediction_id: str
-    created_at: dt.datetime = Field(description="When it was predicted (UTC)")
+class ScoreEntry(LoggedScore):
     snapshot_date: dt.date | None = Field(description="The snapshot scored (null: an ad-hoc API prediction)")
-    model_name: str
-    model_version: str
-    probability: float
-    threshold: float
-    label: bool
-    risk_band: str
-    source: str
-    top_factors: list[Any] | None = None
-
-    @field_validator("created_at")
-    @classmethod
-    def _in_utc(cls, value: dt.datetime) -> dt.datetime:
-        return _utc(value)
 
 
 _RECORD = {**EXAMPLE_REQUEST, "Attrition": "No", SNAPSHOT_DATE: "2026-10-31"}
