@@ -81,6 +81,7 @@ def stage_rates(settings: Any, csv: Path, rows: int) -> dict[str, float]:
     from attrition.db.repositories import insert_predictions
     from attrition.serving import scoring
     from attrition.serving.loader import Predictor
+    from attrition.serving.prediction_log import prediction_rows
 
     predictor = Predictor.load(settings)
     raw = pd.read_csv(csv, dtype=str, nrows=rows)
@@ -95,7 +96,10 @@ def stage_rates(settings: Any, csv: Path, rows: int) -> dict[str, float]:
     records = timed("read_validate", lambda: validate_frame(raw).valid)
     scored = timed("predict", lambda: predictor.model.predict(records))
     scored["top_factors"] = timed("top3_factors", lambda: scoring.top_factors(predictor.model, records, 3))
-    log_rows = timed("build_log_rows", lambda: scoring._log_rows(predictor, records, scored, "bench"))
+    log_rows = timed(
+        "build_log_rows",
+        lambda: prediction_rows(predictor, records, scored, source=scoring.SOURCE, request_id="bench"),
+    )
     timed("insert_predictions", lambda: insert_predictions(get_engine(settings.db_url), log_rows))
     return rates
 

@@ -159,7 +159,7 @@ def _score_into(
     scored = _score_chunk(predictor, records, top_k)
     if engine is not None:
         report.rows_logged += insert_predictions(
-            engine, _log_rows(predictor, records, scored, report.batch_id)
+            engine, prediction_rows(predictor, records, scored, source=SOURCE, request_id=report.batch_id)
         )
     if writer is not None:
         writer.write(_output_frame(records, scored, top_k))
@@ -262,13 +262,6 @@ def top_factors(model: AttritionModel, records: pd.DataFrame, top_k: int) -> lis
         ]
         for row in range(len(values))
     ]
-
-
-def _log_rows(
-    predictor: Predictor, records: pd.DataFrame, scored: pd.DataFrame, batch_id: str
-) -> list[dict[str, Any]]:
-    """The chunk's ``predictions`` rows: one ``request_id`` (the batch id) for the whole run."""
-    return prediction_rows(predictor, records, scored, source=SOURCE, request_id=batch_id)
 
 
 def factor_text(factor: dict[str, Any]) -> str:
