@@ -72,7 +72,7 @@ def test_report_is_served_as_embeddable_html_with_restrictive_headers(
     assert response.content == html_path.read_bytes()
     # Every role may read it; without a valid key it is 401.
     for role in ("predictor", "admin"):
-        assert _report(api, outcome.run_id, role).status_code == 200  # type: ignore[attr-defined]
+        assert _report(api, outcome.run_id, role).status_code == 200
     path = f"/v1/drift/runs/{outcome.run_id}/report"
     assert api.client.get(path).status_code == 401
     assert api.client.get(path, headers={"X-API-Key": "not-a-key"}).status_code == 401
@@ -175,7 +175,7 @@ def test_model_card_is_build_cards_card_with_chart_data_and_is_cached(api: Api, 
     second = api.client.get("/v1/model/card", headers=api.headers("admin"))
     second_seconds = time.perf_counter() - started
     assert second.status_code == 200 and second.json() == card
-    assert api.client.app.state.model_card_cache.builds == 1  # type: ignore[attr-defined]
+    assert api.client.app.state.model_card_cache.builds == 1
     assert second_seconds < first_seconds
     print(f"model card: first {first_seconds:.3f}s, cached {second_seconds:.4f}s")
 

@@ -184,3 +184,20 @@ def test_iter_employees_pages_one_snapshot_by_number(db_url: str) -> None:
 
 def test_iter_employees_of_an_empty_table(db_url: str) -> None:
     assert list(iter_employees(create_db_engine(db_url))) == []
+
+
+def test_drift_run_strings_are_cut_to_their_column_lengths(db_url: str) -> None:
+    from attrition.db.drift_runs import get_drift_run, insert_drift_run, update_drift_run
+    from attrition.db.models import DriftRun
+
+    engine = create_db_engine(db_url)
+    run_id = uuid.uuid4().hex
+    started = {"run_id": run_id, "started_at": dt.datetime(2026, 11, 30, 6), "status": "running"}
+    started |= {"reference_rows": 0, "current_rows": 0}
+    insert_drift_run(engine, started | {"reference_description": "r" * 5000, "current_description": "c"})
+    update_drift_run(engine, run_id, {"status": "error", "error": "e" * 20_000})
+    row = get_drift_run(engine, run_id)
+    assert row is not None
+    columns = DriftRun.__table__.c
+    for name, letter in (("reference_description", "r"), ("error", "e")):
+        assert row[name] == letter * columns[name].type.length  # 512 and 2,000: the rest is cut

@@ -34,8 +34,9 @@ def _drift_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Strings cut to their column lengths (an error message can be long)."""
     out = dict(values)
     for name in ("error", "reference_description", "current_description", "report_path"):
-        if isinstance(out.get(name), str):
-            out[name] = out[name][: _DRIFT_RUNS.c[name].type.length]  # type: ignore[attr-defined]
+        column = _DRIFT_RUNS.c[name].type
+        if isinstance(out.get(name), str) and isinstance(column, sa.String):
+            out[name] = out[name][: column.length]
     return out
 
 
