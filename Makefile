@@ -39,7 +39,7 @@ hooks: venv ## Install the git pre-commit hook (the checks of make lint)
 deps: ## Install the system packages (ODBC driver) and start the local database servers
 	@bash scripts/system-deps.sh
 
-demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow in ./var)
+demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow in ./var), then start the API and the UI
 	$(ATTRITION) db upgrade
 	$(ATTRITION) generate --rows $(DEMO_ROWS) --seed 7 --snapshot-date $(DEMO_SNAPSHOT) --out var/workforce.csv
 	$(ATTRITION) ingest var/workforce.csv
@@ -51,11 +51,11 @@ demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow i
 	$(ATTRITION) ingest var/workforce_$(DEMO_DRIFT_SNAPSHOT).csv
 	@status=0; $(ATTRITION) drift run --fail-on severe || status=$$?; \
 	  if [ $$status -gt 1 ]; then echo "demo: the drift check failed (exit $$status)" >&2; exit $$status; fi
-	@bash scripts/demo-api.sh
 	@echo "demo: ./var holds snapshots $(DEMO_SNAPSHOT) and $(DEMO_DRIFT_SNAPSHOT) ($(DEMO_ROWS) employees each), a champion in MLflow (var/mlflow.db), its scores (var/scores.csv); model card reports/model_card.md; drift reports reports/drift_latest.md and reports/drift_*.html"
+	@bash scripts/demo-services.sh
 
-stop: ## Stop the demo services started by make demo
-	@bash scripts/demo-api.sh stop
+stop: ## Stop the demo services started by make demo (the API and the UI)
+	@bash scripts/demo-services.sh stop
 
 test: venv deps ## Run the test suite (PostgreSQL and MariaDB too, when they answer)
 	@servers=$$($(PY) scripts/db_env.py) && eval "$$servers" && $(PY) -m pytest -q

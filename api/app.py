@@ -33,8 +33,10 @@ from api.routers import (
     model,
     predict,
     predictions,
+    score_jobs,
     workforce,
 )
+from api.score_jobs import JobRunner, JobStore
 from api.tokens import TokenSigner
 from attrition.config import Settings, get_settings
 from attrition.db.engine import create_db_engine
@@ -81,6 +83,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         limiter=RateLimiter(serving.rate_limit_per_minute),
         tokens=tokens,
         users=UserVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
+        score_jobs=JobRunner(
+            JobStore(settings.data_dir / "score_jobs", serving.score_job_retention_hours), settings, holder
+        ),
     )
     poller = asyncio.create_task(holder.poll_forever()) if serving.reload_interval_seconds > 0 else None
     try:
@@ -90,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
+        await asyncio.to_thread(app.state.ctx.score_jobs.close)  # before the log: the job's rows go there
         await asyncio.to_thread(log.close)
         app.state.ctx.keys.close()
         app.state.ctx.users.close()
@@ -111,7 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)  # also the innermost middleware: an unexpected exception -> JSON 500, not re-raised
     # The last added runs first: metrics (and request id) -> CORS (so 413/415/500 carry CORS headers)
     # -> limits -> the unexpected-error guard.
-    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.serving.max_body_bytes,
+        max_upload_bytes=settings.serving.max_upload_bytes,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.serving.cors_origins),
@@ -121,6 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
-    for module in (auth, predict, predictions, feedback, model, workforce, employees, drift, admin, health):
+    for module in (
+        auth,
+        predict,
+        predictions,
+        feedback,
+        model,
+        workforce,
+        employees,
+        drift,
+        admin,
+        score_jobs,
+        health,
+    ):
         app.include_router(module.router)
     return app

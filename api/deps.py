@@ -27,6 +27,7 @@ from api.errors import ApiError
 from api.lifecycle import LoadedModel, ModelHolder
 from api.metrics import ApiMetrics
 from api.schemas import FieldIssue
+from api.score_jobs import JobRunner
 from api.tokens import TokenSigner
 from attrition.config import Settings
 from attrition.serving.prediction_log import PredictionLog
@@ -45,6 +46,7 @@ class AppContext:
     limiter: RateLimiter
     tokens: TokenSigner
     users: UserVerifier
+    score_jobs: JobRunner
 
 
 def context(request: Request) -> AppContext:

@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs (ODBC driver manager + MariaDB ODBC
-# driver for the mysql+pyodbc path) and starts the local database servers if they
-# are installed but stopped. Safe to run again: does nothing when all is in place.
-set -uo pipefail
+# Installs the Debian packages the project needs and starts the local database servers if
+# they are installed but stopped. Safe to run again: quiet, and does nothing, when all is in place.
+#   - unixodbc, odbc-mariadb: the ODBC driver manager and MariaDB driver (the mysql+pyodbc path)
+#   - chromium, chromium-driver: the browser Playwright drives in the UI's browser test (Debian's
+#     build, launched by path: no `playwright install` download); fonts-liberation for its text
+set -euo pipefail
 
-packages=(unixodbc odbc-mariadb)
 missing=()
-for p in "${packages[@]}"; do
+for p in unixodbc odbc-mariadb; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+[ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver fonts-liberation)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # No recommends: they are a desktop's (upower, notification daemon, printer set-up).
+    # apt's chatter (debconf notes) only when it fails.
+    if ! out=$({ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}"; } 2>&1); then
+      echo "$out" >&2
+      echo "warning: could not install ${missing[*]}; the tests that need them fail or are skipped" >&2
+    fi
   else
-    echo "warning: missing ${missing[*]} (install them to test the MariaDB/pyodbc path)" >&2
+    echo "warning: missing ${missing[*]} (as root: apt-get install ${missing[*]});" \
+      "the MariaDB/pyodbc tests and the browser test need them" >&2
   fi
 fi
 
 if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     echo "starting PostgreSQL"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    versions=(/etc/postgresql/*/)
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "${versions[0]}")" main start || true
   fi
 fi
 if command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; then
@@ -30,11 +40,10 @@ if command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ]; then
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
   fi
 fi
+pg_up() { ! command -v pg_isready >/dev/null || pg_isready -h 127.0.0.1 -p 5432 -q; }
+my_up() { ! command -v mariadb-admin >/dev/null || mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1; }
 for _ in $(seq 1 30); do
-  pg_ok=0; my_ok=0
-  ! command -v pg_isready >/dev/null || pg_isready -h 127.0.0.1 -p 5432 -q && pg_ok=1
-  ! command -v mariadb-admin >/dev/null || mariadb-admin -h 127.0.0.1 -uroot ping >/dev/null 2>&1 && my_ok=1
-  [ $pg_ok = 1 ] && [ $my_ok = 1 ] && break
+  if pg_up && my_up; then break; fi
   sleep 1
 done
 exit 0

@@ -23,7 +23,7 @@ from attrition.db.migrate import upgrade
 from attrition.db.models import Base
 
 #: A trained champion per session and private copies of it (tests/conftest_model.py).
-pytest_plugins = ("conftest_model",)
+pytest_plugins = ("conftest_model", "conftest_ui")
 
 SERVER_URL_VARS = {"postgresql": "ATTRITION_TEST_POSTGRES_URL", "mariadb": "ATTRITION_TEST_MARIADB_URL"}
 

@@ -229,8 +229,8 @@ def test_openapi_has_an_example_for_every_request_body_and_success_response(api:
             bodies = []
             if "requestBody" in operation:
                 content = operation["requestBody"]["content"]
-                form = "application/x-www-form-urlencoded"
-                bodies.append(("request", content[form] if form in content else content["application/json"]))
+                kinds = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
+                bodies.append(("request", content[next(kind for kind in kinds if kind in content)]))
             for status, response in operation["responses"].items():
                 media = response.get("content", {}).get("application/json")
                 if status.startswith("2") and media is not None:
@@ -261,6 +261,7 @@ def test_prediction_log_query_parameters_have_working_examples(api: Api) -> None
         "until",
         "risk_band",
         "source",
+        "model_version",
         "limit",
         "offset",
     }

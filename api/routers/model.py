@@ -1,13 +1,20 @@
-"""``GET /v1/model``: what is being served; ``GET /v1/model/card``: its model card and chart data."""
+"""``GET /v1/model``: what is being served; ``GET /v1/model/card``: its model card and chart data;
+``GET /v1/model/versions``: every registered version with its aliases and metrics (read from MLflow)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from starlette.concurrency import run_in_threadpool
 
@@ -16,10 +23,11 @@ from api.errors import ApiError
 from api.lifecycle import LoadedModel
 from api.routers._common import AUTH_ERRORS, errors
 from api.schemas import ModelResponse, input_schema
+from api.schemas_admin import VersionInfo, VersionList
 from api.schemas_model import ConfusionAtThreshold, CurvePoint, ModelCardResponse, ModelCharts
 from attrition.config import Settings
 from attrition.model_card import build_card
-from attrition.registry.store import HOLDOUT_ARTIFACT, RegistryError, configure, load_run_frame
+from attrition.registry.store import HOLDOUT_ARTIFACT, RegistryError, configure, load_run_frame, safe_uri
 from attrition.schema import ATTRITION_YES, RECORD_COLUMNS, TARGET
 from attrition.serving.loader import ModelNotAvailable
 
@@ -145,3 +153,97 @@ async def model_card(caller: Viewer, ctx: Context, model: Model, request: Reques
     calibration points and the confusion at the threshold on its holdout; built once per version."""
     cache = card_cache(request)
     return await run_in_threadpool(cache.get, ctx.settings, model)
+
+
+@contextmanager
+def registry_errors(settings: Settings, action: str) -> Iterator[None]:
+    """MLflow unreachable (or its store failing) -> a 503 saying what could not be done."""
+    try:
+        yield
+    except RegistryError as exc:  # configure(): the tracking server does not answer
+        raise ApiError(503, f"could not {action}: {str(exc)[:400]}") from None
+    except (MlflowException, OSError) as exc:
+        raise ApiError(
+            503,
+            f"could not {action}: MLflow at {safe_uri(settings.tracking_uri)} could not be read "
+            f"({str(exc)[:200]}). Retry shortly, or check the tracking server.",
+        ) from None
+
+
+def _aliases(client: MlflowClient, name: str) -> dict[str, list[str]]:
+    """Version -> its aliases (read from the registered model: a version search may leave them out)."""
+    try:
+        registered = client.get_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return {}
+        raise
+    by_version: dict[str, list[str]] = {}
+    for alias, version in sorted((registered.aliases or {}).items()):
+        by_version.setdefault(str(version), []).append(alias)
+    return by_version
+
+
+def _flag(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(str(value).lower()) if value is not None else None
+
+
+def _version_info(client: MlflowClient, mv: ModelVersion, aliases: list[str]) -> VersionInfo:
+    """One version with its run's holdout metrics (confusion counts and the gate flag left out)."""
+    metrics: dict[str, float] = {}
+    run_tags: dict[str, Any] = {}
+    if mv.run_id:
+        try:
+            run = client.get_run(str(mv.run_id))
+            metrics = {
+                k: float(v)
+                for k, v in sorted(run.data.metrics.items())
+                if not k.startswith("confusion_") and k != "fairness_passed" and math.isfinite(v)
+            }
+            run_tags = dict(run.data.tags)
+        except MlflowException as exc:  # the run was deleted: the version still lists
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+    tags = {str(k): str(v) for k, v in (mv.tags or {}).items()}
+    created = mv.creation_timestamp
+    return VersionInfo(
+        version=str(mv.version),
+        aliases=aliases,
+        created_at=dt.datetime.fromtimestamp(created / 1000, dt.UTC) if created else None,
+        run_id=mv.run_id,
+        metrics=metrics,
+        fairness_passed=_flag(run_tags.get("fairness_passed", tags.get("fairness_passed"))),
+        status=mv.status,
+        description=mv.description or None,
+        tags=tags,
+    )
+
+
+def list_versions(settings: Settings, limit: int) -> VersionList:
+    """The newest ``limit`` registered versions of the model (one run read per version)."""
+    client = configure(settings)
+    name = settings.model_name
+    found = client.search_model_versions(f"name='{name}'")
+    newest = sorted(found, key=lambda mv: int(mv.version), reverse=True)[:limit]
+    aliases = _aliases(client, name) if newest else {}
+    items = [_version_info(client, mv, aliases.get(str(mv.version), [])) for mv in newest]
+    return VersionList(model_name=name, items=items)
+
+
+@router.get(
+    "/model/versions",
+    response_model=VersionList,
+    summary="Registered model versions, newest first",
+    responses=errors(*AUTH_ERRORS, 422, 503),
+)
+def model_versions(
+    caller: Viewer,
+    ctx: Context,
+    limit: Annotated[
+        int, Query(ge=1, le=100, openapi_examples={"recent": {"summary": "The last 5", "value": 5}})
+    ] = 20,
+) -> VersionList:
+    """Aliases (champion, challenger), training run, holdout metrics and fairness result of each
+    version: what an admin compares before promoting or rolling back."""
+    with registry_errors(ctx.settings, "list the model versions"):
+        return list_versions(ctx.settings, limit)

@@ -82,6 +82,15 @@ def list_predictions(
     source: Annotated[
         Source | None, Query(openapi_examples=_example("Only predictions made through the API", "api"))
     ] = None,
+    model_version: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=20,
+            description="Only predictions made by this model version",
+            openapi_examples=_example("Only version 3", "3"),
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, openapi_examples=_example("Pages of 50", 50))] = 100,
     offset: Annotated[
         int, Query(ge=0, le=10_000_000, openapi_examples=_example("The second page of 50", 50))
@@ -97,6 +106,7 @@ def list_predictions(
             until=window["until"],
             risk_band=risk_band,
             source=source,
+            model_version=model_version,
             limit=limit,
             offset=offset,
         )

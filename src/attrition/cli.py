@@ -409,5 +409,30 @@ def serve_api(
     jobs.serve.serve_api(get_settings(), request)
 
 
+@serve_app.command("ui")
+def serve_ui(
+    host: Annotated[str | None, typer.Option(help="Bind address (default: ui.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: ui.port).")] = None,
+    api_url: Annotated[
+        str | None, typer.Option(help="The prediction API the UI calls (default: ui.api_url).")
+    ] = None,
+    app_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--app",
+            envvar="ATTRITION_UI_APP",
+            dir_okay=False,
+            help="Streamlit app to run (default: frontend/streamlit_app.py of this checkout).",
+        ),
+    ] = None,
+) -> None:
+    """Run the Streamlit UI (headless, no usage statistics, XSRF protection on) until stopped.
+
+    Exit 2 when the ui extra or the app file is missing.
+    """
+    request = jobs.serve.UiRequest(host, port=port, api_url=api_url, app=app_file)
+    _finish(jobs.serve.serve_ui(get_settings(), request))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

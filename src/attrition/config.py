@@ -116,6 +116,10 @@ class ServingSettings(BaseModel):
     workers: int = 1
     max_batch_records: int = 1000
     max_body_bytes: int = 2_000_000
+    # CSV uploads of POST /v1/score-jobs (the one path allowed a body this large), and how long
+    # their files and results stay under <data_dir>/score_jobs (deleted when a new job is created).
+    max_upload_bytes: int = Field(default=60_000_000, gt=0)
+    score_job_retention_hours: float = Field(default=24.0, gt=0)
     reload_interval_seconds: float = 30.0
     rate_limit_per_minute: int = 600
     # How long a verified API key is trusted before the database is asked again (revocation delay).
@@ -202,6 +206,21 @@ class MonitoringSettings(BaseModel):
         return " ".join(fields)
 
 
+class UiSettings(BaseModel):
+    """The Streamlit UI (``attrition serve ui``): it reaches the API over HTTP only."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
+
+    host: str = "127.0.0.1"
+    port: int = 8501
+    api_url: str = "http://127.0.0.1:8000"
+    # The MLflow UI ML engineers review runs in; the model page links a version's run there.
+    mlflow_url: str | None = "http://127.0.0.1:5000"
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Seconds the UI keeps an API answer (workforce summary, model card) before asking again.
+    cache_seconds: float = Field(default=30.0, ge=0)
+
+
 class Settings(BaseSettings):
     """All configuration of the platform."""
 
@@ -221,6 +240,7 @@ class Settings(BaseSettings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @property
     def db_url(self) -> str:

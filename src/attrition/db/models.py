@@ -49,6 +49,24 @@ employees = sa.Table(
 )
 
 
+#: The latest score of each employee in each snapshot: a copy of the newest ``predictions`` row
+#: with that (snapshot_date, employee_number), written in the same transaction as the predictions
+#: (``repositories.insert_predictions``), so the workforce views join it instead of ranking the log.
+latest_scores = sa.Table(
+    "latest_scores",
+    Base.metadata,
+    sa.Column(SNAPSHOT_DATE, sa.Date, primary_key=True),
+    sa.Column("employee_number", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("prediction_id", sa.String(36), nullable=False),
+    sa.Column("probability", sa.Double, nullable=False),
+    sa.Column("risk_band", sa.String(16), nullable=False),
+    sa.Column("label", sa.Boolean, nullable=False),
+    sa.Column("model_version", sa.String(32), nullable=False),
+    sa.Column("scored_at", sa.DateTime, nullable=False),
+    sa.Column("top_factors", sa.JSON, nullable=True),
+)
+
+
 class Prediction(Base):
     """One scored record, from the API or a batch run."""
 

@@ -7,6 +7,8 @@ MariaDB/MySQL and SQL Server; bulk writes go through SQLAlchemy Core in chunks.
 from __future__ import annotations
 
 import datetime as dt
+import random
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -14,6 +16,7 @@ from typing import Any, cast
 import pandas as pd
 import sqlalchemy as sa
 
+from attrition.db import latest_scores as latest
 from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
 from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, SNAPSHOT_DATE
 
@@ -22,6 +25,8 @@ _OUTCOMES = cast(sa.Table, Outcome.__table__)
 _AUDIT = cast(sa.Table, AuditEvent.__table__)
 _CHUNK = 1000
 _INSERT_BATCH = 10_000
+#: Transactions tried when the latest-score refresh collides with a concurrent writer.
+_REFRESH_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -243,7 +248,12 @@ _PREDICTION_FIELDS = tuple(c.name for c in _PREDICTIONS.columns if c.name != "id
 
 
 def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Write prediction log entries (keys = ``Prediction`` fields); returns how many."""
+    """Write prediction log entries (keys = ``Prediction`` fields); returns how many.
+
+    The ``latest_scores`` of the (employee, snapshot) pairs they score are refreshed in the
+    same transaction, so the workforce views never see a prediction without its effect.
+    A refresh that collides with another writer's retries the whole transaction.
+    """
     if not rows:
         return 0
     now = utcnow()
@@ -252,10 +262,19 @@ def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> 
         | {"created_at": row.get("created_at") or now}
         for row in rows
     ]
-    table = _PREDICTIONS
-    with engine.begin() as conn:
-        for chunk in _chunks(clean, _INSERT_BATCH):
-            conn.execute(table.insert(), list(chunk))
+    keys = latest.score_keys(clean)
+    for attempt in range(1, _REFRESH_ATTEMPTS + 1):
+        try:
+            with latest.writer(engine) as conn:
+                for chunk in _chunks(clean, _INSERT_BATCH):
+                    conn.execute(_PREDICTIONS.insert(), list(chunk))
+                latest.refresh(conn, keys)
+        except latest.RefreshConflict as conflict:
+            if attempt == _REFRESH_ATTEMPTS:
+                raise conflict.error from None
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # de-synchronise the writers
+            continue
+        break
     return len(clean)
 
 
@@ -265,6 +284,7 @@ def _prediction_filters(
     until: dt.datetime | None,
     risk_band: str | None,
     source: str | None,
+    model_version: str | None = None,
 ) -> list[sa.ColumnElement[bool]]:
     filters: list[sa.ColumnElement[bool]] = []
     if employee_number is not None:
@@ -277,6 +297,8 @@ def _prediction_filters(
         filters.append(Prediction.risk_band == risk_band)
     if source is not None:
         filters.append(Prediction.source == source)
+    if model_version is not None:
+        filters.append(Prediction.model_version == model_version)
     return filters
 
 
@@ -288,11 +310,12 @@ def query_predictions(
     until: dt.datetime | None = None,
     risk_band: str | None = None,
     source: str | None = None,
+    model_version: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the prediction log, newest first, and the total matching."""
-    filters = _prediction_filters(employee_number, since, until, risk_band, source)
+    filters = _prediction_filters(employee_number, since, until, risk_band, source, model_version)
     table = _PREDICTIONS
     page = sa.select(table).where(*filters).order_by(table.c.created_at.desc(), table.c.id.desc())
     count = sa.select(sa.func.count()).select_from(table).where(*filters)

@@ -8,13 +8,14 @@ snapshot date (an ad-hoc ``POST /v1/predict``, possibly a what-if record) is not
 score of any stored snapshot: it is left out of these views and shows only in the
 employee's score history. An employee without such a row is *unscored*: counted in
 the headcount, not in ``scored``. "At risk" means a latest score in
-``config.HIGH_RISK_BANDS`` (high, critical).
+``config.HIGH_RISK_BANDS`` (high, critical). The writer keeps a copy of each latest
+score in ``latest_scores`` (``db/latest_scores.py``), so these views join it on its
+primary key instead of ranking the whole prediction log per request.
 
-**Portability.** SQLAlchemy Core only: ``ROW_NUMBER() OVER (PARTITION BY ...)``,
-``CASE`` and ``GROUP BY`` (SQLite >= 3.25, PostgreSQL, MariaDB >= 10.2, SQL Server).
-The summary runs one GROUP BY over the breakdown dimensions and the risk band, so
-the database returns at most a few thousand cells whatever the headcount; the
-per-dimension totals are sums of those cells.
+**Portability.** SQLAlchemy Core only: joins, ``CASE`` and ``GROUP BY``. The summary
+runs one GROUP BY over the breakdown dimensions and the risk band (and one per
+snapshot for the trend), so the database returns at most a few thousand cells
+whatever the headcount; the per-dimension totals are sums of those cells.
 
 **Pagination.** The employee list is keyset-paginated on (sort key, EmployeeNumber);
 the cursor is an opaque token naming the sort and the last row's key, so pages stay
@@ -27,14 +28,14 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import sqlalchemy as sa
 
 from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES
-from attrition.db.models import Prediction, employees
+from attrition.db.models import Prediction, employees, latest_scores
 from attrition.db.repositories import _as_date, snapshot_dates
 from attrition.schema import ALL_COLUMNS, ATTRITION_YES, ID_COLUMN, SNAPSHOT_DATE, SPECS, Col
 
@@ -143,41 +144,17 @@ def tenure_band() -> sa.ColumnElement[str]:
     return sa.case(*whens, else_=TENURE_BANDS[-1][0])
 
 
-def _ranked(snapshot: dt.date | None, columns: Iterable[str], exclude: dt.date | None = None) -> sa.Subquery:
-    """Predictions with a snapshot date (``snapshot``, or all but ``exclude``), 1 = newest per (employee, snapshot)."""
-    p = _PREDICTIONS
-    rank = sa.func.row_number().over(
-        partition_by=(p.c.employee_number, p.c.snapshot_date), order_by=(p.c.created_at.desc(), p.c.id.desc())
-    )
-    query = sa.select(p.c.employee_number, p.c.snapshot_date, *(p.c[c] for c in columns), rank.label("rank"))
-    query = query.where(p.c.employee_number.is_not(None), p.c.snapshot_date.is_not(None))
-    if snapshot is not None:
-        query = query.where(p.c.snapshot_date == snapshot)
-    if exclude is not None:
-        query = query.where(p.c.snapshot_date != exclude)
-    return query.subquery("ranked")
-
-
 def _scored_employees(
-    snapshot: dt.date | None,
-    filters: WorkforceFilters,
-    columns: Iterable[str],
-    exclude: dt.date | None = None,
-) -> tuple[sa.Select[Any], sa.Subquery]:
-    """``employees`` (of ``snapshot``, or all but ``exclude``) outer-joined to their latest score, filtered.
+    snapshot: dt.date | None, filters: WorkforceFilters, exclude: dt.date | None = None
+) -> sa.Select[Any]:
+    """``employees`` (of ``snapshot``, or all but ``exclude``) outer-joined to ``latest_scores``, filtered.
 
-    Returns the SELECT without columns chosen yet (``with_only_columns``) and the
-    ranked subquery, whose columns the caller picks from.
+    Returns the SELECT without columns chosen yet (``with_only_columns``).
     """
-    e = employees.c
-    ranked = _ranked(snapshot, columns, exclude)
+    e, latest = employees.c, latest_scores.c
     joined = employees.outerjoin(
-        ranked,
-        sa.and_(
-            ranked.c.employee_number == e[ID_COLUMN],
-            ranked.c.snapshot_date == e[SNAPSHOT_DATE],
-            ranked.c.rank == 1,
-        ),
+        latest_scores,
+        sa.and_(latest[SNAPSHOT_DATE] == e[SNAPSHOT_DATE], latest.employee_number == e[ID_COLUMN]),
     )
     query = sa.select(e[ID_COLUMN]).select_from(joined)
     if snapshot is not None:
@@ -193,8 +170,8 @@ def _scored_employees(
         if value is not None:
             query = query.where(e[column.value] == value)
     if filters.risk_band is not None:
-        query = query.where(ranked.c.risk_band == filters.risk_band)
-    return query, ranked
+        query = query.where(latest.risk_band == filters.risk_band)
+    return query
 
 
 def latest_snapshot(engine: sa.Engine) -> dt.date | None:
@@ -255,12 +232,12 @@ def _cube_query(snapshot: dt.date, filters: WorkforceFilters) -> sa.Select[Any]:
     PostgreSQL does not match a GROUP BY CASE whose literals are separate bind parameters.
     """
     e = employees.c
-    base, ranked = _scored_employees(snapshot, filters, ["risk_band"])
+    base = _scored_employees(snapshot, filters)
     dimensions = [e[c].label(name) for name, c in BREAKDOWNS.items() if name != "tenure_band"]
     inner = base.with_only_columns(
         *dimensions,
         tenure_band().label("tenure_band"),
-        ranked.c.risk_band.label("risk_band"),
+        latest_scores.c.risk_band.label("risk_band"),
         e[Col.ATTRITION.value].label("attrition"),
     ).subquery("cells")
     keys = [inner.c[name] for name in BREAKDOWNS] + [inner.c.risk_band]
@@ -270,10 +247,10 @@ def _cube_query(snapshot: dt.date, filters: WorkforceFilters) -> sa.Select[Any]:
 def _trend_query(filters: WorkforceFilters, exclude: dt.date) -> sa.Select[Any]:
     """Counts per (snapshot, risk band) of every snapshot but ``exclude`` (whose totals the cube has)."""
     e = employees.c
-    base, ranked = _scored_employees(None, filters, ["risk_band"], exclude)
+    base = _scored_employees(None, filters, exclude)
     inner = base.with_only_columns(
         e[SNAPSHOT_DATE].label("snapshot"),
-        ranked.c.risk_band.label("risk_band"),
+        latest_scores.c.risk_band.label("risk_band"),
         e[Col.ATTRITION.value].label("attrition"),
     ).subquery("snapshots")
     keys = [inner.c.snapshot, inner.c.risk_band]
@@ -303,9 +280,8 @@ _LIST_EMPLOYEE_COLUMNS = (
     Col.YEARS_AT_COMPANY,
     Col.ATTRITION,
 )
-#: Ranked (and sorted) for every employee; the page's rows then get the rest by id.
-_RANKED_COLUMNS = ("id", "probability", "risk_band")
-_SCORE_DETAIL_COLUMNS = ("prediction_id", "label", "model_version", "created_at", "top_factors")
+#: The page's score columns; ``latest_scores.scored_at`` is returned as ``created_at``.
+_SCORE_DETAIL_COLUMNS = ("prediction_id", "label", "model_version", "scored_at", "top_factors")
 
 
 def encode_cursor(sort: str, row: Mapping[str, Any]) -> str:
@@ -351,18 +327,19 @@ def employee_page(
     ``sort="risk"``: probability descending (unscored employees last), then EmployeeNumber;
     ``sort="employee_number"``: EmployeeNumber ascending. The cursor is None on the last page.
     """
-    e = employees.c
-    base, ranked = _scored_employees(snapshot, filters or WorkforceFilters(), _RANKED_COLUMNS)
+    e, latest = employees.c, latest_scores.c
+    base = _scored_employees(snapshot, filters or WorkforceFilters())
     number = e[ID_COLUMN]
-    key = sa.func.coalesce(ranked.c.probability, sa.literal(_UNSCORED_KEY, sa.Double))
+    key = sa.func.coalesce(latest.probability, sa.literal(_UNSCORED_KEY, sa.Double))
     query = base.with_only_columns(
         number,
         e[SNAPSHOT_DATE],
         *(e[c.value] for c in _LIST_EMPLOYEE_COLUMNS),
         tenure_band().label("tenure_band"),
-        ranked.c.id.label("score_id"),
-        ranked.c.probability,
-        ranked.c.risk_band,
+        latest.probability,
+        latest.risk_band,
+        *(latest[c] for c in _SCORE_DETAIL_COLUMNS if c != "scored_at"),
+        latest.scored_at.label("created_at"),
     )
     order = [key.desc(), number] if sort == "risk" else [number]
     if cursor is not None:
@@ -373,22 +350,11 @@ def employee_page(
             query = query.where(sa.or_(key < last_key, sa.and_(key == last_key, number > last_number)))
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(query.order_by(*order).limit(limit + 1))]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        details = _score_details(conn, [row["score_id"] for row in rows if row["score_id"] is not None])
+    more = len(rows) > limit
+    rows = rows[:limit]
     for row in rows:
         row[SNAPSHOT_DATE] = _as_date(row[SNAPSHOT_DATE])
-        row |= details.get(row.pop("score_id"), dict.fromkeys(_SCORE_DETAIL_COLUMNS))
     return rows, (encode_cursor(sort, rows[-1]) if more else None)
-
-
-def _score_details(conn: sa.Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The page's predictions' other columns (the wide JSON is read for these rows only)."""
-    if not ids:
-        return {}
-    p = _PREDICTIONS.c
-    query = sa.select(p.id, *(p[c] for c in _SCORE_DETAIL_COLUMNS)).where(p.id.in_(ids))
-    return {int(r.id): {c: r._mapping[c] for c in _SCORE_DETAIL_COLUMNS} for r in conn.execute(query)}
 
 
 # --- one employee ----------------------------------------------------------------------------

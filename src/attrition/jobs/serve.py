@@ -1,13 +1,23 @@
-"""Run the prediction API (the ``api/`` package) with uvicorn."""
+"""Run the services of this checkout: the prediction API (``api/``, uvicorn) and the UI (``frontend/``, Streamlit)."""
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
 from attrition.config import Settings
+from attrition.jobs.base import Outcome
+
+#: The UI's entry point, relative to the checkout (or the working directory).
+UI_APP = Path("frontend") / "streamlit_app.py"
+#: How the UI finds the API: the UI's own settings read it (``UiSettings.api_url``).
+API_URL_ENV = "ATTRITION_UI__API_URL"
+
+_ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -20,8 +30,20 @@ class ServeRequest:
     access_log: bool = True
 
 
+@dataclass(frozen=True)
+class UiRequest:
+    """Where the UI listens, which API it calls and which app file it runs (None: the ``ui`` settings)."""
+
+    host: str | None = None
+    port: int | None = None
+    api_url: str | None = None
+    app: Path | None = None
+
+
 def serve_api(settings: Settings, request: ServeRequest | None = None) -> None:
     """Serve until stopped (SIGTERM / SIGINT: uvicorn shuts down gracefully)."""
+    import uvicorn  # the api extra; `attrition serve ui` must not need it
+
     request = request or ServeRequest()
     serving = settings.serving
     uvicorn.run(
@@ -36,7 +58,63 @@ def serve_api(settings: Settings, request: ServeRequest | None = None) -> None:
     )
 
 
+def serve_ui(settings: Settings, request: UiRequest | None = None) -> Outcome:
+    """Replace this process with ``python -m streamlit run`` on the UI app, so signals reach Streamlit.
+
+    Returns only when it cannot start: exit 2 with the missing extra or app file named.
+    """
+    request = request or UiRequest()
+    if importlib.util.find_spec("streamlit") is None:
+        return Outcome(
+            exit_code=2,
+            error="this command needs the 'ui' extra (streamlit is not installed): pip install 'attrition[ui]'",
+        )
+    app = (request.app or ui_app_path()).resolve()
+    if not app.is_file():
+        fix = "check --app / ATTRITION_UI_APP" if request.app else "run from the checkout or give --app PATH"
+        return Outcome(exit_code=2, error=f"the UI app {app} does not exist ({fix})")
+    command = ui_command(settings, request, app)
+    logging.shutdown()  # exec does not run atexit handlers: flush the log now
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, command, ui_environment(settings, request))
+
+
+def ui_command(settings: Settings, request: UiRequest, app: Path) -> list[str]:
+    """The Streamlit command line: headless, no usage statistics, XSRF protection on."""
+    ui = settings.ui
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        request.host or ui.host,
+        "--server.port",
+        str(request.port or ui.port),
+        "--client.toolbarMode",  # no "Deploy" button or developer menu for HR analysts
+        "minimal",
+        "--server.headless",
+        "true",
+        "--server.enableXsrfProtection",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def ui_environment(settings: Settings, request: UiRequest) -> dict[str, str]:
+    """This environment, plus the API URL for the UI and the checkout on the import path (as for the API)."""
+    path = os.pathsep.join(p for p in (services_dir(), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, API_URL_ENV: request.api_url or settings.ui.api_url, "PYTHONPATH": path}
+
+
+def ui_app_path() -> Path:
+    """The UI's entry point: in the checkout this package runs from, else under the working directory."""
+    return _ROOT / UI_APP if (_ROOT / UI_APP).is_file() else UI_APP
+
+
 def services_dir() -> str:
     """Where the api/ package lives: the repository root of this checkout, else the working directory."""
-    root = Path(__file__).resolve().parents[3]
-    return str(root) if (root / "api" / "app.py").is_file() else "."
+    return str(_ROOT) if (_ROOT / "api" / "app.py").is_file() else "."
