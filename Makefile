@@ -51,6 +51,8 @@ demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow i
 	$(ATTRITION) ingest var/workforce_$(DEMO_DRIFT_SNAPSHOT).csv
 	@status=0; $(ATTRITION) drift run --fail-on severe || status=$$?; \
 	  if [ $$status -gt 1 ]; then echo "demo: the drift check failed (exit $$status)" >&2; exit $$status; fi
+	@echo "== the new snapshot is scored too, so the UI's overview opens on scored employees"
+	$(ATTRITION) score --snapshot-date $(DEMO_DRIFT_SNAPSHOT) --out var/scores_$(DEMO_DRIFT_SNAPSHOT).csv
 	@echo "demo: ./var holds snapshots $(DEMO_SNAPSHOT) and $(DEMO_DRIFT_SNAPSHOT) ($(DEMO_ROWS) employees each), a champion in MLflow (var/mlflow.db), its scores (var/scores.csv); model card reports/model_card.md; drift reports reports/drift_latest.md and reports/drift_*.html"
 	@bash scripts/demo-services.sh
 

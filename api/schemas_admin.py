@@ -77,9 +77,9 @@ class UserOut(BaseModel):
         description="Goes up when disabled or reset: older sign-in tokens stop working"
     )
     created_at: Utc
-    disabled_at: Utc | None
-    locked_until: Utc | None = Field(description="Locked after repeated wrong passwords until then")
-    last_sign_in_at: Utc | None
+    disabled_at: Utc | None = None
+    locked_until: Utc | None = Field(None, description="Locked after repeated wrong passwords until then")
+    last_sign_in_at: Utc | None = None
 
 
 class UserList(BaseModel):
@@ -108,7 +108,7 @@ class UserWithPassword(BaseModel):
     model_config = _examples({"user": _USER, "password": "kq3V8mZc1xYb2Lr9TtWw0A"})
 
     user: UserOut
-    password: str | None = Field(description="The generated password (null when you gave one)")
+    password: str | None = Field(None, description="The generated password (null when you gave one)")
 
 
 class KeyOut(BaseModel):
@@ -121,7 +121,7 @@ class KeyOut(BaseModel):
     prefix: str = Field(description="The key's first characters after atk_: how to recognise it")
     active: bool
     created_at: Utc
-    revoked_at: Utc | None
+    revoked_at: Utc | None = None
 
 
 class KeyList(BaseModel):
@@ -183,12 +183,14 @@ class PromotionResponse(BaseModel):
 
     promoted: bool = Field(description="False: no alias moved; the reasons say why")
     version: str = Field(description="The version promoted (or refused), or rolled back to")
-    previous_champion: str | None
+    previous_champion: str | None = None
     message: str
     reasons: list[str] = Field(description="The gates that failed, or why the alias moved")
     checks: dict[str, Any] = Field(description="The values the gates compared")
-    serving_version: str | None = Field(description="The version this API serves after the call")
-    reload_error: str | None = Field(description="Why the new champion could not be loaded (null: it was)")
+    serving_version: str | None = Field(None, description="The version this API serves after the call")
+    reload_error: str | None = Field(
+        None, description="Why the new champion could not be loaded (null: it was)"
+    )
 
 
 class VersionInfo(BaseModel):
@@ -198,12 +200,12 @@ class VersionInfo(BaseModel):
 
     version: str
     aliases: list[str]
-    created_at: dt.datetime | None
-    run_id: str | None
+    created_at: dt.datetime | None = None
+    run_id: str | None = None
     metrics: dict[str, float] = Field(description="Holdout metrics the training run logged")
-    fairness_passed: bool | None = Field(description="The fairness gate's result (null: not recorded)")
-    status: str | None
-    description: str | None
+    fairness_passed: bool | None = Field(None, description="The fairness gate's result (null: not recorded)")
+    status: str | None = None
+    description: str | None = None
     tags: dict[str, str] = Field(description="Registry tags: training facts and the alias history")
 
 

@@ -47,8 +47,10 @@ EXAMPLE_JOB: dict[str, Any] = {
 class ScoreJobIssue(BaseModel):
     """A rejected or warned-about row of the upload: file line (1 = header), column, why."""
 
-    line: int | None = Field(description="Line of the file (the header is line 1); null: the whole file")
-    column: str | None
+    line: int | None = Field(
+        None, description="Line of the file (the header is line 1); null: the whole file"
+    )
+    column: str | None = None
     severity: Literal["error", "warning"]
     reason: str
 
@@ -71,8 +73,8 @@ class ScoreJob(BaseModel):
     created_by: str = Field(description="The key or user (`user:<name>`) that uploaded it")
     created_at: dt.datetime
     updated_at: dt.datetime = Field(description="Last heartbeat or progress update (UTC)")
-    finished_at: dt.datetime | None
-    rows_total: int | None = Field(description="Data rows counted at upload (lines - 1; approximate)")
+    finished_at: dt.datetime | None = None
+    rows_total: int | None = Field(None, description="Data rows counted at upload (lines - 1; approximate)")
     rows_read: int
     progress: float = Field(ge=0, le=1)
     rows_scored: int
@@ -81,11 +83,11 @@ class ScoreJob(BaseModel):
     issues: list[ScoreJobIssue]
     risk_bands: RiskBandCounts
     high_risk: int = Field(description="Rows in the high and critical bands")
-    model_name: str | None
-    model_version: str | None
-    batch_id: str | None = Field(description="The prediction log's request_id of every scored row")
-    rows_per_second: float | None
-    error: str | None = Field(description="Why the job failed (status failed)")
+    model_name: str | None = None
+    model_version: str | None = None
+    batch_id: str | None = Field(None, description="The prediction log's request_id of every scored row")
+    rows_per_second: float | None = None
+    error: str | None = Field(None, description="Why the job failed (status failed)")
     result_url: str
     issues_url: str
 

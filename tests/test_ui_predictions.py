@@ -123,7 +123,7 @@ def test_employee_filter_and_a_filter_matching_nothing(ui_world: World, viewer_a
     assert _metric(_ok(app), "Predictions matching") == f"{expected['total']:,}"
     assert set(_log(app)["Employee"]) == {number}
 
-    app.selectbox("pred_source").set_value("api").run()  # the world's log has batch scores only
+    app.text_input("pred_model_version").input("999").run()  # no model version 999 ever scored
     assert "No prediction matches these filters" in texts(_ok(app))
     assert not _frames(app, "Prediction id")
 

@@ -77,33 +77,37 @@ def _env(settings: Settings, root: Path) -> dict[str, str]:
 
 
 @contextmanager
-def api_process(settings: Settings, root: Path) -> Iterator[str]:
-    """``attrition serve api`` on a free port until the block ends; yields its URL."""
-    port = free_port()
-    log_path = root / "api.log"
-    command = [sys.executable, "-m", "attrition.cli", "serve", "api", "--port", str(port), "--no-access-log"]
+def _service(command: list[str], env: dict[str, str], health: str, log_path: Path) -> Iterator[None]:
+    """Run ``command`` until the block ends, once ``health`` answers 200; SIGTERM at the end."""
     with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, cwd=root, env=_env(settings, root), stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(command, cwd=log_path.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                if httpx.get(health, timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
         else:
-            pytest.fail(f"the API did not start: {log_path.read_text()[-2000:]}")
-        yield url
+            pytest.fail(f"{command[3:5]} did not start: {log_path.read_text()[-2000:]}")
+        yield
     finally:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@contextmanager
+def api_process(settings: Settings, root: Path) -> Iterator[str]:
+    """``attrition serve api`` on a free port until the block ends; yields its URL."""
+    port = free_port()
+    command = [sys.executable, "-m", "attrition.cli", "serve", "api", "--port", str(port), "--no-access-log"]
+    url = f"http://127.0.0.1:{port}"
+    with _service(command, _env(settings, root), f"{url}/health", root / "api.log"):
+        yield url
 
 
 def add_users(settings: Settings) -> None:
@@ -174,24 +178,6 @@ def ui_process(api_url: str, root: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "ATTRITION_UI__API_URL": api_url, "ATTRITION_CONFIG_DIR": str(root / "no-configs")}
     command = [sys.executable, "-m", "attrition.cli", "serve", "ui", "--port", str(port)]
-    log_path = root / f"ui-{port}.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"the UI did not start: {log_path.read_text()[-2000:]}")
+    with _service(command, env, f"{url}/_stcore/health", root / f"ui-{port}.log"):
         yield url
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()

@@ -117,7 +117,12 @@ def _band_style(band: object) -> str:
 
 def _choice(item: dict[str, Any]) -> str:
     when = str(item["created_at"])[:16].replace("T", " ")
-    return f"Employee {item.get('employee_number') or '—'} · {when} · {item['risk_band']} ({widgets.pct(item['probability'])})"
+    # The id's start keeps two predictions of one employee in the same minute apart (the
+    # selectbox tells options apart by their label).
+    return (
+        f"Employee {item.get('employee_number') or '—'} · {when} · {item['risk_band']} "
+        f"({widgets.pct(item['probability'])}) · {str(item['prediction_id'])[:8]}"
+    )
 
 
 def _inputs(by_id: dict[str, dict[str, Any]]) -> None:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES, PredictionSource, Settings
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine, refresh_statistics
-from attrition.db.models import Prediction
+from attrition.db.models import Prediction, latest_scores
 from attrition.db.repositories import insert_predictions, iter_employees
 from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 from attrition.serving.loader import Predictor
@@ -142,7 +142,8 @@ def score_batch(
         raise
     report.seconds = time.perf_counter() - started
     if engine is not None and report.rows_logged:
-        refresh_statistics(engine, Prediction.__tablename__)
+        for table in (Prediction.__tablename__, latest_scores.name):  # both filled by the log writes
+            refresh_statistics(engine, table)
     _log_summary(report)
     return report
 
