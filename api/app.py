@@ -40,6 +40,7 @@ from api.score_jobs import JobRunner, JobStore
 from api.tokens import TokenSigner
 from attrition.config import Settings, get_settings
 from attrition.db.engine import create_db_engine
+from attrition.db.workforce import WorkforceCache
 from attrition.serving.prediction_log import PredictionLog
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         score_jobs=JobRunner(
             JobStore(settings.data_dir / "score_jobs", serving.score_job_retention_hours), settings, holder
         ),
+        workforce=WorkforceCache(),
     )
     poller = asyncio.create_task(holder.poll_forever()) if serving.reload_interval_seconds > 0 else None
     try:

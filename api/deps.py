@@ -30,6 +30,7 @@ from api.schemas import FieldIssue
 from api.score_jobs import JobRunner
 from api.tokens import TokenSigner
 from attrition.config import Settings
+from attrition.db.workforce import WorkforceCache
 from attrition.serving.prediction_log import PredictionLog
 
 
@@ -47,6 +48,7 @@ class AppContext:
     tokens: TokenSigner
     users: UserVerifier
     score_jobs: JobRunner
+    workforce: WorkforceCache
 
 
 def context(request: Request) -> AppContext:

@@ -312,3 +312,43 @@ def test_openapi_documents_the_new_calls_with_valid_examples(api: Api) -> None:
     for model in (WorkforceSummaryResponse, EmployeePage, EmployeeSummary, EmployeeDetail):
         for example in model.model_json_schema().get("examples", []):
             model.model_validate(example)
+
+
+def test_summary_cache_serves_repeats_and_follows_every_write(seeded: Api) -> None:
+    """A repeated summary costs one version lookup; an ingest or a new score shows at once, on every replica."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    headers = seeded.headers("viewer")
+    statements: list[str] = []
+    sa.event.listen(seeded.ctx.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    first = seeded.client.get("/v1/workforce/summary", headers=headers).json()
+    computed = len(statements)
+    statements.clear()
+    assert seeded.client.get("/v1/workforce/summary", headers=headers).json() == first
+    summary_statements = [s for s in statements if "api_keys" not in s]  # the key check may run too
+    assert len(summary_statements) == 1 and "data_versions" in summary_statements[0], statements
+    assert computed > 1
+
+    with TestClient(create_app(seeded.settings)) as replica:
+        assert replica.get("/v1/workforce/summary", headers=headers).json() == first  # primes its cache
+        joiners = generate_workforce(12, seed=11, snapshot_date=NEW)
+        joiners[ID_COLUMN] = joiners[ID_COLUMN] + 900_000
+        insert_employees(seeded.engine, joiners, "test")
+        for client in (seeded.client, replica):
+            body = client.get("/v1/workforce/summary", headers=headers).json()
+            assert body["headcount"] == first["headcount"] + 12
+            _check_summary(body, _expected_frame(seeded.engine, NEW))
+        insert_predictions(seeded.engine, [_prediction(n, NEW, T2, 0.9, "v3") for n in joiners[ID_COLUMN]])
+        for client in (seeded.client, replica):
+            body = client.get("/v1/workforce/summary", headers=headers).json()
+            assert body["scored"] == first["scored"] + 12
+            assert body["risk_bands"]["critical"] == first["risk_bands"]["critical"] + 12
+        adhoc = {
+            **_prediction(int(joiners[ID_COLUMN].iloc[0]), None, T2, 0.1, "adhoc2"),
+            "prediction_id": "a2",
+        }
+        version = seeded.ctx.workforce.snapshots(seeded.engine)[0]
+        insert_predictions(seeded.engine, [adhoc])  # no snapshot: not a score the views count
+        assert seeded.ctx.workforce.snapshots(seeded.engine)[0] == version

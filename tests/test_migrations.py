@@ -20,6 +20,8 @@ from attrition.db.engine import create_db_engine, get_engine
 from attrition.db.migrate import MigrationError, current, downgrade, migrate, upgrade
 from attrition.db.models import Base
 
+HEAD = "0004"
+
 
 def test_migrated_schema_matches_models(db_url: str) -> None:
     engine = create_db_engine(db_url)
@@ -39,27 +41,30 @@ def test_downgrade_and_upgrade_again(db_url: str) -> None:
 
 def test_users_migration_goes_down_to_0001_and_up_again(db_url: str) -> None:
     """0002 adds only the users table: down to 0001 drops it (api_keys kept), up creates it again."""
-    assert current(db_url) == "0003" and "users" in _tables(db_url)
+    assert current(db_url) == HEAD and "users" in _tables(db_url)
     downgrade(db_url, "0001")
     assert current(db_url) == "0001"
-    assert _tables(db_url) == set(Base.metadata.tables) - {"users", "latest_scores"}
+    assert _tables(db_url) == set(Base.metadata.tables) - {"users", "latest_scores", "data_versions"}
     upgrade(db_url, "0002")
-    assert current(db_url) == "0002" and _tables(db_url) == set(Base.metadata.tables) - {"latest_scores"}
+    assert current(db_url) == "0002" and _tables(db_url) == set(Base.metadata.tables) - {
+        "latest_scores",
+        "data_versions",
+    }
     engine = create_db_engine(db_url)
     columns = {c["name"] for c in sa.inspect(engine).get_columns("users")}
     engine.dispose()
     assert {"name", "role", "password_hash", "token_version", "locked_until"} <= columns
     upgrade(db_url)
-    assert current(db_url) == "0003" and _tables(db_url) == set(Base.metadata.tables)
+    assert current(db_url) == HEAD and _tables(db_url) == set(Base.metadata.tables)
 
 
 def test_latest_scores_migration_goes_down_to_0002_and_up_again(db_url: str) -> None:
     """0003 adds only latest_scores, keyed by (snapshot_date, employee_number)."""
     downgrade(db_url, "0002")
     assert current(db_url) == "0002"
-    assert _tables(db_url) == set(Base.metadata.tables) - {"latest_scores"}
+    assert _tables(db_url) == set(Base.metadata.tables) - {"latest_scores", "data_versions"}
     upgrade(db_url)
-    assert current(db_url) == "0003" and _tables(db_url) == set(Base.metadata.tables)
+    assert current(db_url) == HEAD and _tables(db_url) == set(Base.metadata.tables)
     engine = create_db_engine(db_url)
     key = sa.inspect(engine).get_pk_constraint("latest_scores")["constrained_columns"]
     engine.dispose()
@@ -124,10 +129,10 @@ def test_cli_db_upgrade_to_an_unknown_revision_is_a_clear_error(cli_db: str, rev
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no traceback
     assert (
-        f"error: unknown revision {revision!r}: expected head, base or one of 0003, 0002, 0001"
+        f"error: unknown revision {revision!r}: expected head, base or one of 0004, 0003, 0002, 0001"
         in result.output
     )
-    assert current(cli_db) == "0003"  # untouched
+    assert current(cli_db) == HEAD  # untouched
 
 
 def test_a_database_at_a_revision_the_migrations_do_not_know_is_left_alone(sqlite_url: str) -> None:
@@ -150,5 +155,18 @@ def test_cli_db_upgrade_prints_one_line_without_alembic_chatter(tmp_path: Path) 
         timeout=120,
         check=True,
     )
-    assert done.stdout.strip().endswith("is at revision 0003")
+    assert done.stdout.strip().endswith(f"is at revision {HEAD}")
     assert "alembic" not in done.stderr, done.stderr
+
+
+def test_data_versions_migration_starts_the_workforce_counter(db_url: str) -> None:
+    """0004 adds data_versions with the workforce row; down to 0003 drops only that table."""
+    from attrition.db import data_versions
+
+    engine = create_db_engine(db_url)
+    assert data_versions.read(engine) >= 1
+    downgrade(db_url, "0003")
+    assert _tables(db_url) == set(Base.metadata.tables) - {"data_versions"}
+    upgrade(db_url)
+    assert data_versions.read(engine) == 1
+    engine.dispose()

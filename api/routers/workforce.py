@@ -1,5 +1,7 @@
 """``GET /v1/workforce/summary``: headcount, attrition, risk, breakdowns and trend, counted in the database.
 
+Summaries are cached per data version (``WorkforceCache``): a repeated call costs one key lookup.
+
 Also the pieces ``/v1/employees`` shares: the filter parameters and the snapshot check.
 """
 
@@ -17,8 +19,7 @@ from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, database, errors
 from api.schemas import FieldIssue, RiskBand
 from api.schemas_workforce import Department, JobRole, OverTime, WorkforceSummaryResponse
-from attrition.db.repositories import snapshot_dates
-from attrition.db.workforce import BREAKDOWNS, WorkforceFilters, workforce_summary
+from attrition.db.workforce import BREAKDOWNS, WorkforceFilters
 from attrition.schema import SPECS, Col
 
 router = APIRouter(prefix="/v1/workforce", tags=["workforce"])
@@ -61,12 +62,16 @@ SnapshotQuery = Annotated[
 ]
 
 
-def checked_snapshot(ctx: Context, snapshot: dt.date | None) -> tuple[dt.date | None, list[dt.date]]:
-    """(the snapshot to show, every stored snapshot); a 422 naming ``snapshot`` when it is not stored."""
+def checked_snapshot(
+    ctx: Context, snapshot: dt.date | None
+) -> tuple[dt.date | None, tuple[int, list[dt.date]]]:
+    """(the snapshot to show, (data version, every stored snapshot)); a 422 naming ``snapshot`` when it is
+    not stored."""
     with database("read the snapshots"):
-        dates = snapshot_dates(ctx.engine)
+        at = ctx.workforce.snapshots(ctx.engine)
+    dates = at[1]
     if snapshot is None:
-        return (dates[-1] if dates else None), dates
+        return (dates[-1] if dates else None), at
     if snapshot not in dates:
         shown = ", ".join(d.isoformat() for d in dates[-12:]) or "none yet (attrition ingest)"
         raise ApiError(
@@ -78,7 +83,7 @@ def checked_snapshot(ctx: Context, snapshot: dt.date | None) -> tuple[dt.date | 
                 )
             ],
         )
-    return snapshot, dates
+    return snapshot, at
 
 
 @router.get(
@@ -90,9 +95,9 @@ def checked_snapshot(ctx: Context, snapshot: dt.date | None) -> tuple[dt.date | 
 def summary(caller: Viewer, ctx: Context, filters: Filters, snapshot: SnapshotQuery = None) -> Any:
     """Counted in the database, never shipped row by row. The latest score of an employee is the newest
     prediction for them and that snapshot (batch scoring records it); at risk = high or critical."""
-    day, dates = checked_snapshot(ctx, snapshot)
+    day, at = checked_snapshot(ctx, snapshot)
     with database("compute the workforce summary"):
-        result = workforce_summary(ctx.engine, day, filters, dates)
+        result = ctx.workforce.summary(ctx.engine, at, day, filters)
     return {
         "snapshot": result.snapshot,
         "snapshots": result.snapshots,

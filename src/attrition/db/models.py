@@ -67,6 +67,16 @@ latest_scores = sa.Table(
 )
 
 
+#: One counter per data set whose views the API caches (``db/data_versions.py``), bumped in the
+#: transaction of every write that changes the data set.
+data_versions = sa.Table(
+    "data_versions",
+    Base.metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)
+
+
 class Prediction(Base):
     """One scored record, from the API or a batch run."""
 

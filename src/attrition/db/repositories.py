@@ -16,6 +16,7 @@ from typing import Any, cast
 import pandas as pd
 import sqlalchemy as sa
 
+from attrition.db import data_versions
 from attrition.db import latest_scores as latest
 from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
 from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, SNAPSHOT_DATE
@@ -103,6 +104,8 @@ def insert_employees(
             inserted += len(new)
             if replace and changed:
                 replaced += _update_rows(conn, [row for row, _ in changed], [*columns, *extra])
+        if inserted or replaced:
+            data_versions.bump(conn)
     return InsertStats(inserted, skipped, tuple(differing), replaced)
 
 
@@ -269,6 +272,8 @@ def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> 
                 for chunk in _chunks(clean, _INSERT_BATCH):
                     conn.execute(_PREDICTIONS.insert(), list(chunk))
                 latest.refresh(conn, keys)
+                if keys:  # scores of stored snapshots changed: the workforce views' data did
+                    data_versions.bump(conn)
         except latest.RefreshConflict as conflict:
             if attempt == _REFRESH_ATTEMPTS:
                 raise conflict.error from None

@@ -28,6 +28,8 @@ import base64
 import binascii
 import datetime as dt
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -35,6 +37,7 @@ from typing import Any, Literal, cast
 import sqlalchemy as sa
 
 from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES
+from attrition.db import data_versions
 from attrition.db.models import Prediction, employees, latest_scores
 from attrition.db.repositories import _as_date, snapshot_dates
 from attrition.schema import ALL_COLUMNS, ATTRITION_YES, ID_COLUMN, SNAPSHOT_DATE, SPECS, Col
@@ -209,6 +212,53 @@ def workforce_summary(
     summary.breakdowns = {name: _ordered(name, groups) for name, groups in summary.breakdowns.items()}
     summary.trend = sorted(trend.items())
     return summary
+
+
+class WorkforceCache:
+    """The snapshot list and summaries of the data version they were computed at, per process.
+
+    The version is read before computing (``db/data_versions.py``), so an entry never
+    outlives the data it counted: every write bumps the version in its transaction, and
+    each API replica's next request sees the new version and computes afresh. Bounded:
+    the ``size`` least recently used summaries are kept.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._dates: tuple[int, list[dt.date]] | None = None
+        self._summaries: OrderedDict[tuple[Any, ...], WorkforceSummary] = OrderedDict()
+
+    def snapshots(self, engine: sa.Engine) -> tuple[int, list[dt.date]]:
+        """(the current data version, every stored snapshot date at it)."""
+        version = data_versions.read(engine)
+        cached = self._dates
+        if cached is not None and cached[0] == version:
+            return cached
+        dates = snapshot_dates(engine)
+        self._dates = (version, dates)
+        return version, dates
+
+    def summary(
+        self,
+        engine: sa.Engine,
+        at: tuple[int, list[dt.date]],
+        snapshot: dt.date | None,
+        filters: WorkforceFilters,
+    ) -> WorkforceSummary:
+        """``workforce_summary`` of ``snapshot`` at the version and dates ``snapshots`` gave, computed once."""
+        version, dates = at
+        key = (version, snapshot, filters)
+        with self._lock:
+            if (hit := self._summaries.get(key)) is not None:
+                self._summaries.move_to_end(key)
+                return hit
+        result = workforce_summary(engine, snapshot, filters, dates)
+        with self._lock:
+            self._summaries[key] = result
+            while len(self._summaries) > self.size:
+                self._summaries.popitem(last=False)
+        return result
 
 
 def _counts(cell: sa.RowMapping) -> tuple[int, int, int, str | None]:
