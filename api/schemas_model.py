@@ -61,6 +61,7 @@ _CARD_EXAMPLE: dict[str, Any] = {
         "version": "3",
         "alias": "champion",
         "run_id": "4f1c0d2e9a8b4c7d",
+        "experiment_id": "1",
         "family": "logistic_regression",
         "best_params": {"C": 0.4},
         "calibration": "sigmoid",
@@ -79,7 +80,21 @@ _CARD_EXAMPLE: dict[str, Any] = {
     "inputs": ["Age", "OverTime"],
     "top_factors": [{"feature": "OverTime", "importance": 0.12}],
     "contribution_units": "probability points",
-    "search": {"trials": 50},
+    "search": {
+        "trials": 50,
+        "complete_trials": 41,
+        "history": [
+            {
+                "number": 0,
+                "family": "logistic_regression",
+                "state": "complete",
+                "cv_roc_auc": 0.81,
+                "cv_pr_auc": 0.52,
+                "seconds": 1.9,
+                "params": {"lr_C": 0.4},
+            },
+        ],
+    },
     "limitations": ["Probabilities describe association in historical records, not causes ..."],
     "charts": _CHARTS_EXAMPLE,
     "charts_error": None,
@@ -106,7 +121,9 @@ class ModelCardResponse(BaseModel):
     inputs: list[Any]
     top_factors: list[dict[str, Any]]
     contribution_units: str
-    search: dict[str, Any]
+    search: dict[str, Any] = Field(
+        description="Trials run and completed, the study name, and ``history``: one row per trial"
+    )
     limitations: list[str]
     charts: ModelCharts | None = Field(default=None, description="None when the holdout could not be read")
     charts_error: str | None = None

@@ -48,6 +48,15 @@ def test_card_states_metrics_data_threshold_fairness_and_factors(model_env: Mode
     assert factors and set(factors) <= set(ALL_COLUMNS)
     assert factors[0] == next(iter(result.global_importance))
     assert len(card["limitations"]) >= 3
+    history = card["search"]["history"]
+    trials = result.study.trials
+    assert [h["number"] for h in history] == [t.number for t in trials]
+    assert [h["state"] for h in history] == [t.state.name.lower() for t in trials]
+    best = max((h for h in history if h["state"] == "complete"), key=lambda h: h["cv_roc_auc"])
+    assert best["cv_roc_auc"] == pytest.approx(result.study.best_value, abs=1e-5)
+    assert best["family"] == result.best_family
+    assert all(h["seconds"] is not None and "family" not in h["params"] for h in history)
+    assert card["model"]["experiment_id"] is not None
     json.loads(to_json(card))  # strict JSON: no NaN
 
 

@@ -130,11 +130,16 @@ def test_explanations_plot_the_global_importance_largest_on_top(page: AppTest, c
     assert card["intended_use"] in texts(page)
 
 
-def test_search_history_tab_shows_the_search_and_says_what_is_missing(
-    page: AppTest, card: dict[str, Any]
-) -> None:
+def test_search_history_tab_plots_every_trial_and_lists_the_best(page: AppTest, card: dict[str, Any]) -> None:
     assert _metric(page, "Trials run") == str(card["search"]["trials"])
-    assert "trial-by-trial search history" in texts(page)
+    history = [h for h in card["search"]["history"] if h["cv_roc_auc"] is not None]
+    traces = _chart(page, "search_chart")["data"]
+    points = {(x, y) for t in traces if t["mode"] == "markers" for x, y in zip(t["x"], t["y"], strict=True)}
+    assert points == {(h["number"], h["cv_roc_auc"]) for h in history}
+    best_line = next(t for t in traces if t["name"] == "best so far")
+    assert best_line["y"][-1] == max(h["cv_roc_auc"] for h in history if h["state"] == "complete")
+    best = _frame(page, "Trial", "CV ROC-AUC")
+    assert best["CV ROC-AUC"].iloc[0] == best_line["y"][-1] and best["CV ROC-AUC"].is_monotonic_decreasing
     params = _frame(page, "Setting", "Value")
     assert set(params["Setting"]) == set(card["model"]["best_params"])
 
@@ -142,7 +147,9 @@ def test_search_history_tab_shows_the_search_and_says_what_is_missing(
 def test_mlflow_links_open_the_run_and_the_version(page: AppTest, card: dict[str, Any]) -> None:
     urls = {b.proto.label: b.proto.url for b in page.get("link_button")}
     model = card["model"]
-    assert urls["Training run in MLflow"] == f"http://127.0.0.1:5000/#/runs/{model['run_id']}"
+    assert urls["Training run in MLflow"] == (
+        f"http://127.0.0.1:5000/#/experiments/{model['experiment_id']}/runs/{model['run_id']}"
+    )
     assert urls["Model version in MLflow"].endswith(f"/#/models/{model['name']}/versions/{model['version']}")
 
 

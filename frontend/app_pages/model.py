@@ -93,7 +93,7 @@ def links(m: dict[str, Any]) -> None:
     if not base:
         st.caption(f"MLflow run `{m.get('run_id')}` (set `ATTRITION_UI__MLFLOW_URL` to link to it).")
         return
-    exp = m.get("experiment_id")  # not in the card yet: MLflow's /#/runs/<id> page finds the experiment
+    exp = m.get("experiment_id")  # None for a run that is gone: MLflow's /#/runs/<id> page still resolves
     run = f"{base}/#/experiments/{exp}/runs/{m['run_id']}" if exp else f"{base}/#/runs/{m['run_id']}"
     version = f"{base}/#/models/{m['name']}/versions/{m['version']}"
     c1, c2, _ = st.columns([1, 1, 2])
@@ -212,15 +212,52 @@ def search(card: dict[str, Any]) -> None:
     c1.metric("Trials run", widgets.count(s.get("trials")), border=True)
     c2.metric("Trials completed", widgets.count(s.get("complete_trials")), border=True)
     c3.metric("Cross-validated ROC-AUC", fmt("roc_auc", card["cross_validation"].get("roc_auc")), border=True)
-    widgets.missing(
-        "The trial-by-trial search history (score per trial, best so far) is not in the model card the "
-        "API serves yet; the counts above are.",
-        f"Open the training run in MLflow (button above) to see study `{s.get('study_name', '?')}`.",
-    )
+    history = pd.DataFrame(s.get("history") or [])
+    if history.empty:
+        widgets.missing(
+            "This model was trained before the search history was recorded with it.",
+            f"Open the training run in MLflow (button above) to see study `{s.get('study_name', '?')}`, "
+            "or retrain (`attrition train --promote`).",
+        )
+    else:
+        search_chart(history)
     st.markdown(f"**Chosen settings** ({m.get('family')}, calibration: {m.get('calibration') or 'none'})")
     params = pd.DataFrame([(k, str(v)) for k, v in m["best_params"].items()], columns=["Setting", "Value"])
     st.dataframe(params, hide_index=True, key="best_params")
     st.caption(m.get("calibration_reason") or "")
+
+
+def search_chart(history: pd.DataFrame) -> None:
+    """Each trial's cross-validated ROC-AUC by family, the best so far, and the best trials."""
+    scored = history.dropna(subset=["cv_roc_auc"])
+    fig = go.Figure()
+    for family, trials in scored.groupby("family"):
+        fig.add_scatter(
+            x=trials["number"],
+            y=trials["cv_roc_auc"],
+            mode="markers",
+            name=str(family),
+            text=trials["state"],
+            hovertemplate="trial %{x}: %{y:.3f} (%{text})",
+        )
+    completed = scored[scored["state"] == "complete"]
+    fig.add_scatter(
+        x=completed["number"],
+        y=completed["cv_roc_auc"].cummax(),
+        mode="lines",
+        name="best so far",
+        line={"color": "#444", "dash": "dot"},
+    )
+    fig.update_layout(
+        title="Search history", xaxis_title="Trial", yaxis_title="Cross-validated ROC-AUC", height=380
+    )
+    st.plotly_chart(fig, width="stretch", key="search_chart")
+    best = completed.nlargest(10, "cv_roc_auc")[["number", "family", "cv_roc_auc", "cv_pr_auc", "seconds"]]
+    best.columns = ["Trial", "Family", "CV ROC-AUC", "CV PR-AUC", "Seconds"]
+    st.markdown("**Best trials**")
+    st.dataframe(best, hide_index=True, key="best_trials")
+    if len(history) < int(history["number"].max()) + 1:
+        st.caption(f"The first {len(history):,} trials are shown.")
 
 
 def versions_table(items: list[dict[str, Any]]) -> None:

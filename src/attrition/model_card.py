@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from attrition.config import CHAMPION, Settings
-from attrition.registry.store import version_summary
+from attrition.registry.store import run_experiment, version_summary
 from attrition.serving.loader import ModelNotAvailable, champion_version
 
 TOP_FACTORS = 10
@@ -59,6 +59,7 @@ def build_card(settings: Settings, version: str | None = None) -> dict[str, Any]
         version = champion
     summary = version_summary(settings, version)
     card = _card(settings, str(version), summary)
+    card["model"]["experiment_id"] = run_experiment(settings, str(summary.get("run_id")))
     card["model"]["alias"] = CHAMPION if str(version) == champion else None
     return _clean(card)
 

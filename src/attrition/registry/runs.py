@@ -11,7 +11,7 @@ import json
 import logging
 import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ from attrition.schema import ALL_COLUMNS, ATTRITION_YES, RECORD_COLUMNS, TARGET
 from attrition.serving.pyfunc import AttritionPyfunc
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from attrition.serving.model import AttritionModel
     from attrition.training.pipeline import TrainingResult
 
@@ -127,10 +129,44 @@ def training_summary(
             "trials": len(result.study.trials),
             "complete_trials": sum(t.state.name == "COMPLETE" for t in result.study.trials),
             "study_name": result.study.study_name,
+            "history": search_history(result.study.trials),
         },
         "training_settings": jsonable(settings.training.model_dump()),
         "git_commit": git_commit(),
     }
+
+
+#: Trials kept in the summary's search history (the first ones; the count says how many ran).
+MAX_HISTORY = 1000
+
+
+def search_history(trials: Sequence[FrozenTrial]) -> list[dict[str, Any]]:
+    """One row per trial for the model card's search chart: score, family, state, time, settings.
+
+    ``cv_roc_auc`` is the trial's objective (mean over the folds it ran; a pruned trial's is
+    its last reported mean); the parameters keep the search space's names.
+    """
+    rows = []
+    for trial in trials[:MAX_HISTORY]:
+        value = trial.value if trial.value is not None else _last_report(trial)
+        start, end = trial.datetime_start, trial.datetime_complete
+        rows.append(
+            {
+                "number": trial.number,
+                "family": trial.user_attrs.get("family") or trial.params.get("family"),
+                "state": trial.state.name.lower(),
+                "cv_roc_auc": None if value is None or not np.isfinite(value) else round(float(value), 5),
+                "cv_pr_auc": trial.user_attrs.get("cv_pr_auc"),
+                "seconds": round((end - start).total_seconds(), 2) if start and end else None,
+                "params": jsonable({k: v for k, v in trial.params.items() if k != "family"}),
+            }
+        )
+    return rows
+
+
+def _last_report(trial: FrozenTrial) -> float | None:
+    steps = trial.intermediate_values
+    return float(steps[max(steps)]) if steps else None
 
 
 def _run_name(result: TrainingResult) -> str:

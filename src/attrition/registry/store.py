@@ -178,6 +178,14 @@ def version_summary(settings: Settings, version: str) -> dict[str, Any]:
     return summary
 
 
+def run_experiment(settings: Settings, run_id: str) -> str | None:
+    """The experiment id of a run (the MLflow UI's run page lives under it); None if the run is gone."""
+    try:
+        return str(configure(settings).get_run(run_id).info.experiment_id)
+    except MlflowException:
+        return None
+
+
 # --- helpers ---
 
 
