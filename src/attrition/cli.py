@@ -7,6 +7,7 @@ model, database or monitoring stack. Exit codes are the jobs' (each command's he
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -169,7 +170,11 @@ def train(
     timeout: Annotated[float | None, typer.Option(min=1, help="Stop the search after S seconds.")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="Seed of split, sampler and models.")] = None,
     storage: Annotated[
-        str | None, typer.Option(help="Optuna RDB URL: parallel train processes share the study.")
+        str | None,
+        typer.Option(
+            envvar="ATTRITION_OPTUNA_STORAGE",
+            help="Optuna RDB URL: parallel train processes share the study.",
+        ),
     ] = None,
     study_name: Annotated[str | None, typer.Option(help="Optuna study to create or join.")] = None,
     snapshot_date: _Snapshot = None,
@@ -391,6 +396,35 @@ def db_upgrade(
     outcome = jobs.database.migrate_database(get_settings(), revision)
     _finish(outcome)
     typer.echo(f"database at {outcome.url} is at revision {outcome.revision}")
+
+
+@app.command("bootstrap")
+def bootstrap_cmd(
+    admin_name: Annotated[
+        str, typer.Option(envvar="ATTRITION_BOOTSTRAP_ADMIN_NAME", help="The first admin's sign-in name.")
+    ] = "admin",
+    rows: Annotated[
+        int, typer.Option(min=1, help="Synthetic employees ingested into an empty table.")
+    ] = 2000,
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials of the first champion's search.")] = 5,
+) -> None:
+    """Prepare a fresh deployment; each step is skipped when already done, so re-running is safe.
+
+    Migrates the database, creates the first admin (password from
+    ATTRITION_BOOTSTRAP_ADMIN_PASSWORD, never the command line) when no admin exists,
+    ingests a synthetic workforce into an empty employees table, trains and promotes a
+    champion when none is registered, and scores the latest snapshot with it.
+
+    Exit 1: a step failed; 2: no admin exists and ATTRITION_BOOTSTRAP_ADMIN_PASSWORD is not set.
+    """
+    from attrition.jobs import bootstrap  # not in jobs.__all__: imported here, on first use
+
+    password = os.environ.get(bootstrap.ADMIN_PASSWORD_ENV) or None
+    request = bootstrap.BootstrapRequest(admin_name, password, rows=rows, trials=trials)
+    outcome = bootstrap.bootstrap(get_settings(), request)
+    for line in outcome.lines:
+        typer.echo(line)
+    _finish(outcome)
 
 
 @serve_app.command("api")
