@@ -4,6 +4,8 @@
 #   - unixodbc, odbc-mariadb: the ODBC driver manager and MariaDB driver (the mysql+pyodbc path)
 #   - chromium, chromium-driver: the browser Playwright drives in the UI's browser test (Debian's
 #     build, launched by path: no `playwright install` download); fonts-liberation for its text
+#   - nginx: only its `nginx -t`, which checks the compose stack's proxy configuration (the
+#     package's own service is not started: no init system runs here)
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,7 @@ for p in unixodbc odbc-mariadb; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver fonts-liberation)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}"

@@ -5,6 +5,9 @@ Each YAML file in the config directory fills the section of its name
 holds top-level keys. Nested values can be set from the environment with a
 double underscore: ``ATTRITION_TRAINING__TRIALS=5``.
 
+Every setting carries a ``Field(description=...)``: docs/configuration.md is generated from
+them (``python scripts/config-reference.py``; a test fails when it is out of date).
+
 Nothing here touches the disk or MLflow at import; ``get_settings()`` reads once
 and caches, ``reset_settings()`` forgets (tests, CLI options).
 """
@@ -52,9 +55,12 @@ class RiskBands(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    medium: float = 0.25
-    high: float = 0.50
-    critical: float = 0.75
+    medium: float = Field(default=0.25, description="Lowest probability of the `medium` risk band.")
+    high: float = Field(default=0.50, description="Lowest probability of the `high` risk band (at risk).")
+    critical: float = Field(
+        default=0.75,
+        description="Lowest probability of the `critical` risk band (0 < medium < high < critical < 1).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RiskBands:
@@ -69,73 +75,175 @@ class RiskBands(BaseModel):
 class TrainingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    trials: int = 30
-    timeout_seconds: float | None = None
-    seed: int = 42
-    cv_folds: int = 5
-    holdout_fraction: float = 0.2
-    min_rows: int = 200
-    protected_attributes: list[str] = Field(
-        default_factory=lambda: [Col.GENDER.value, Col.AGE.value, Col.MARITAL_STATUS.value]
+    trials: int = Field(
+        default=30, description="Optuna trials of the search (in total, across parallel workers)."
     )
-    exclude_protected_from_features: bool = True
-    threshold_rule: Literal["f2", "cost"] = "f2"
-    cost_missed_leaver: float = 5.0
-    cost_intervention: float = 1.0
-    # Model families the search may pick.
-    families: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES))
-    # auto: sigmoid below isotonic_min_rows training rows (isotonic overfits small data), isotonic above.
-    calibration: Literal["auto", "sigmoid", "isotonic"] = "auto"
-    isotonic_min_rows: int = 5000
-    bootstrap_resamples: int = 500
-    # Holdout rows explained for global SHAP importance (a seeded sample when the holdout is larger).
-    shap_max_rows: int = 2000
-    # BLAS/OpenMP threads per training process; scale out with several processes on one study instead.
-    threads: int = 1
+    timeout_seconds: float | None = Field(
+        default=None, description="Stop the search after this many seconds (unset: no time limit)."
+    )
+    seed: int = Field(default=42, description="Seed of the split, the sampler and the models.")
+    cv_folds: int = Field(default=5, description="Stratified cross-validation folds each trial is scored on.")
+    holdout_fraction: float = Field(
+        default=0.2,
+        description="Share of the rows held out for the final metrics with intervals and the fairness audit.",
+    )
+    min_rows: int = Field(
+        default=200, description="Fewest training rows accepted; fewer is an error, nothing trained."
+    )
+    protected_attributes: list[str] = Field(
+        default_factory=lambda: [Col.GENDER.value, Col.AGE.value, Col.MARITAL_STATUS.value],
+        description="Columns the fairness audit always covers.",
+    )
+    exclude_protected_from_features: bool = Field(
+        default=True, description="Leave the protected attributes out of the model's inputs."
+    )
+    threshold_rule: Literal["f2", "cost"] = Field(
+        default="f2",
+        description="Decision threshold: maximise F2, or minimise the cost of missed leavers and interventions.",
+    )
+    cost_missed_leaver: float = Field(
+        default=5.0, description="Cost of a missed leaver (a false negative), rule `cost`."
+    )
+    cost_intervention: float = Field(
+        default=1.0, description="Cost of a needless intervention (a false positive), rule `cost`."
+    )
+    families: list[ModelFamily] = Field(
+        default_factory=lambda: list(MODEL_FAMILIES), description="Model families the search may pick."
+    )
+    calibration: Literal["auto", "sigmoid", "isotonic"] = Field(
+        default="auto",
+        description=(
+            "Probability calibration; auto: sigmoid below isotonic_min_rows training rows "
+            "(isotonic overfits small data), isotonic above."
+        ),
+    )
+    isotonic_min_rows: int = Field(
+        default=5000, description="Training rows from which `auto` calibration uses isotonic regression."
+    )
+    bootstrap_resamples: int = Field(
+        default=500, description="Bootstrap resamples of the holdout for the metrics' confidence intervals."
+    )
+    shap_max_rows: int = Field(
+        default=2000,
+        description="Holdout rows explained for global SHAP importance (a seeded sample when the holdout is larger).",
+    )
+    threads: int = Field(
+        default=1,
+        description=(
+            "BLAS/OpenMP threads per training process; scale out with several processes on one study instead."
+        ),
+    )
     risk_bands: RiskBands = Field(default_factory=RiskBands)
     # Fairness gate: a model over either limit is never promoted.
-    max_equal_opportunity_difference: float = 0.10
-    max_demographic_parity_difference: float = 0.10
-    min_group_size: int = 30
-    # A gap fails the gate when its one-sided lower bound at this confidence is above the limit
-    # (beyond the holdout's sampling noise); 0 gates the point estimate.
-    fairness_confidence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.95
-    # Attributes the gate applies to (None: every protected attribute); the others are audited and
-    # reported. Age and marital status are genuine drivers of leaving: see configs/training.yaml.
-    fairness_gated_attributes: list[str] | None = Field(default_factory=lambda: [Col.GENDER.value])
+    max_equal_opportunity_difference: float = Field(
+        default=0.10,
+        description="Fairness gate: largest equal-opportunity difference a promoted model may show.",
+    )
+    max_demographic_parity_difference: float = Field(
+        default=0.10,
+        description="Fairness gate: largest demographic-parity difference a promoted model may show.",
+    )
+    min_group_size: int = Field(
+        default=30, description="Holdout rows a group needs to be gated (smaller groups are reported only)."
+    )
+    fairness_confidence: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        default=0.95,
+        description=(
+            "A gap fails the gate when its one-sided lower bound at this confidence is above the limit "
+            "(beyond the holdout's sampling noise); 0 gates the point estimate."
+        ),
+    )
+    fairness_gated_attributes: list[str] | None = Field(
+        default_factory=lambda: [Col.GENDER.value],
+        description=(
+            "Attributes the fairness gate applies to (null: every protected attribute); the others are "
+            "audited and reported. See configs/training.yaml for why Age and MaritalStatus are not gated."
+        ),
+    )
     # Promotion gate.
-    min_roc_auc: float = 0.70
-    max_roc_auc_drop: float = 0.02
+    min_roc_auc: float = Field(
+        default=0.70, description="Promotion gate: lowest holdout ROC-AUC of a new champion."
+    )
+    max_roc_auc_drop: float = Field(
+        default=0.02, description="Promotion gate: largest ROC-AUC drop allowed against the current champion."
+    )
 
 
 class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    max_batch_records: int = 1000
-    max_body_bytes: int = 2_000_000
-    # CSV uploads of POST /v1/score-jobs (the one path allowed a body this large), and how long
-    # their files and results stay under <data_dir>/score_jobs (deleted when a new job is created).
-    max_upload_bytes: int = Field(default=60_000_000, gt=0)
-    score_job_retention_hours: float = Field(default=24.0, gt=0)
-    reload_interval_seconds: float = 30.0
-    rate_limit_per_minute: int = 600
-    # How long a verified API key is trusted before the database is asked again (revocation delay).
-    api_key_cache_seconds: float = 5.0
-    # Bearer tokens of POST /v1/auth/token (HS256). Unset: a random secret per process, so
-    # tokens do not survive a restart and several workers/replicas need the same secret set.
-    token_secret: SecretStr | None = None
-    token_minutes: float = Field(default=30.0, gt=0)
-    # Sign-in lockout: this many wrong passwords within the window lock the account.
-    sign_in_max_failures: int = Field(default=5, ge=1)
-    sign_in_window_minutes: float = Field(default=15.0, gt=0)
-    sign_in_lock_minutes: float = Field(default=15.0, gt=0)
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8501"])
-    log_queue_max: int = 100_000
-    log_flush_interval_seconds: float = 0.5
-    log_batch_size: int = 500
+    host: str = Field(default="127.0.0.1", description="Bind address of `attrition serve api`.")
+    port: int = Field(default=8000, description="Port of `attrition serve api`.")
+    workers: int = Field(default=1, description="uvicorn worker processes of one API instance.")
+    max_batch_records: int = Field(
+        default=1000, description="Most records one POST /v1/predict/batch may hold."
+    )
+    max_body_bytes: int = Field(
+        default=2_000_000,
+        description="Largest request body in bytes (bigger: 413), score-job uploads excepted.",
+    )
+    max_upload_bytes: int = Field(
+        default=60_000_000,
+        gt=0,
+        description="Largest CSV upload of POST /v1/score-jobs, in bytes (the one path allowed a body this large).",
+    )
+    score_job_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description=(
+            "Hours a score job's files and results stay under <data_dir>/score_jobs "
+            "(older ones are deleted when a new job is created)."
+        ),
+    )
+    reload_interval_seconds: float = Field(
+        default=30.0,
+        description="Seconds between two checks of the champion alias; a moved alias is loaded (0: no polling).",
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        description="Requests per minute per API key or user, per process (an in-memory token bucket).",
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0,
+        description=(
+            "How long a verified API key or user is trusted before the database is asked again (revocation delay)."
+        ),
+    )
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HS256 secret of the bearer tokens of POST /v1/auth/token, 32+ characters. Unset: a random secret "
+            "per process, so tokens do not survive a restart and several workers/replicas need the same secret."
+        ),
+    )
+    token_minutes: float = Field(default=30.0, gt=0, description="Lifetime of a bearer token, in minutes.")
+    sign_in_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Sign-in lockout: this many wrong passwords within the window lock the account.",
+    )
+    sign_in_window_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="Sign-in lockout: the window the wrong passwords are counted in, in minutes.",
+    )
+    sign_in_lock_minutes: float = Field(
+        default=15.0, gt=0, description="Sign-in lockout: how long a locked account stays locked, in minutes."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8501"],
+        description="Browser origins allowed to call the API (CORS).",
+    )
+    log_queue_max: int = Field(
+        default=100_000,
+        description="Predictions waiting to be written to the log; when full the oldest waiting one is dropped.",
+    )
+    log_flush_interval_seconds: float = Field(
+        default=0.5, description="Seconds between two writes of the prediction log queue."
+    )
+    log_batch_size: int = Field(
+        default=500, description="Most predictions written to the database in one batch."
+    )
 
 
 class SeverityThresholds(BaseModel):
@@ -143,53 +251,130 @@ class SeverityThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    drift_share_severe: float = 0.25
-    drift_share_critical: float = 0.50
-    domain_auc_moderate: float = 0.60
-    domain_auc_severe: float = 0.80
-    prediction_psi_severe: float = 0.25
-    performance_drop_moderate: float = 0.02
-    performance_drop_severe: float = 0.05
-    performance_drop_critical: float = 0.10
-    max_missing_rate_increase: float = 0.05
-    max_out_of_contract_rate: float = 0.01
+    drift_share_severe: float = Field(
+        default=0.25, description="Importance-weighted share of drifted features from which drift is severe."
+    )
+    drift_share_critical: float = Field(
+        default=0.50,
+        description="Importance-weighted share of drifted features from which drift is critical.",
+    )
+    domain_auc_moderate: float = Field(
+        default=0.60, description="Domain-classifier ROC-AUC from which drift is moderate."
+    )
+    domain_auc_severe: float = Field(
+        default=0.80, description="Domain-classifier ROC-AUC from which drift is severe."
+    )
+    prediction_psi_severe: float = Field(
+        default=0.25, description="PSI of the predicted probabilities from which drift is severe."
+    )
+    performance_drop_moderate: float = Field(
+        default=0.02,
+        description="Confident performance drop (ROC-AUC, recall, precision) from which drift is moderate.",
+    )
+    performance_drop_severe: float = Field(
+        default=0.05, description="Confident performance drop from which drift is severe."
+    )
+    performance_drop_critical: float = Field(
+        default=0.10, description="Confident performance drop from which drift is critical."
+    )
+    max_missing_rate_increase: float = Field(
+        default=0.05, description="Rise of a column's missing-value rate above which drift is moderate."
+    )
+    max_out_of_contract_rate: float = Field(
+        default=0.01, description="Share of out-of-contract values in a column above which drift is moderate."
+    )
 
 
 class MonitoringSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    min_rows: int = 200
-    false_discovery_rate: float = 0.05
-    min_psi: float = 0.10
-    # A column drifts when BH-significant and PSI >= min_psi, or its second effect size passes
-    # (normalised Wasserstein for continuous columns, Jensen-Shannon distance for levels).
-    min_wasserstein: float = 0.10
-    min_jensen_shannon: float = 0.10
-    max_ordinal_levels: int = 10
-    psi_bins: int = 10
-    psi_epsilon: float = 1e-4
-    min_expected_count: float = 5.0
+    min_rows: int = Field(
+        default=200, description="Fewest rows in either window for a verdict (fewer: insufficient data)."
+    )
+    false_discovery_rate: float = Field(
+        default=0.05, description="Benjamini-Hochberg false discovery rate of the per-feature tests."
+    )
+    min_psi: float = Field(
+        default=0.10,
+        description=(
+            "A column drifts when BH-significant and its PSI is at least this, or its second effect size passes."
+        ),
+    )
+    min_wasserstein: float = Field(
+        default=0.10,
+        description="Second effect size of continuous columns: normalised Wasserstein distance (W1 / reference std).",
+    )
+    min_jensen_shannon: float = Field(
+        default=0.10,
+        description="Second effect size of ordinal and categorical columns: Jensen-Shannon distance.",
+    )
+    max_ordinal_levels: int = Field(
+        default=10,
+        description="Integer columns with at most this many values are tested as ordinal (chi-square).",
+    )
+    psi_bins: int = Field(default=10, description="Bins of a continuous column's PSI (reference quantiles).")
+    psi_epsilon: float = Field(default=1e-4, description="Floor of an empty bin's share in the PSI.")
+    min_expected_count: float = Field(
+        default=5.0, description="Chi-square levels with a smaller expected count are pooled."
+    )
     # Multivariate check: classifier telling reference rows from current rows.
-    domain_classifier: bool = True
-    domain_classifier_max_rows: int = 5000
-    domain_classifier_folds: int = 3
+    domain_classifier: bool = Field(
+        default=True,
+        description="Run the multivariate check: a classifier telling reference rows from current rows.",
+    )
+    domain_classifier_max_rows: int = Field(
+        default=5000, description="Rows per window the domain classifier uses (a seeded sample above)."
+    )
+    domain_classifier_folds: int = Field(
+        default=3, description="Cross-validation folds of the domain classifier."
+    )
     # Performance estimate and fairness over time.
-    performance_samples: int = 1000
-    confidence_level: float = 0.95
-    age_band_edges: list[int] = Field(default_factory=lambda: [30, 40, 50])
-    min_selection_rate_shift: float = 0.10
-    seed: int = 0
+    performance_samples: int = Field(
+        default=1000, description="Outcome draws of the label-free performance estimate."
+    )
+    confidence_level: float = Field(
+        default=0.95, description="Confidence level of the performance intervals and the confident drop."
+    )
+    age_band_edges: list[int] = Field(
+        default_factory=lambda: [30, 40, 50], description="Age band edges of the fairness-over-time check."
+    )
+    min_selection_rate_shift: float = Field(
+        default=0.10,
+        description="A protected group's selection rate shifted when BH-significant and moved by at least this.",
+    )
+    seed: int = Field(
+        default=0, description="Seed of the samples, the domain classifier and the outcome draws."
+    )
     severity: SeverityThresholds = Field(default_factory=SeverityThresholds)
-    fail_on: Severity = "severe"
-    alert_on: Severity = "moderate"
-    # Alert webhook (Slack-style incoming webhook or any JSON endpoint); holds a secret, set it from the env.
-    webhook_url: str | None = None
-    webhook_timeout_seconds: float = 10.0
-    # Schedule of the drift service (`python -m monitoring`): every interval_seconds, or at the
-    # minutes a 5-field cron expression matches (UTC), e.g. "0 6 * * 1"; cron wins when set.
-    interval_seconds: float = Field(default=86_400.0, gt=0)
-    cron: str | None = None
-    window_days: int = 30
+    fail_on: Severity = Field(
+        default="severe", description="`attrition drift run` exits 1 at or above this severity."
+    )
+    alert_on: Severity = Field(default="moderate", description="Alert sinks fire at or above this severity.")
+    webhook_url: str | None = Field(
+        default=None,
+        description=(
+            "Alert webhook (Slack-style incoming webhook or any JSON endpoint); it holds a secret, "
+            "set it from the environment."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of one webhook call, in seconds."
+    )
+    interval_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="The drift service (`python -m monitoring`) runs a check every this many seconds.",
+    )
+    cron: str | None = Field(
+        default=None,
+        description=(
+            'Or at the minutes a 5-field cron expression matches (UTC), e.g. "0 6 * * 1"; '
+            "it wins over interval_seconds when set."
+        ),
+    )
+    window_days: int = Field(
+        default=30, description="Days of logged predictions in the current window of a `--window` check."
+    )
 
     @field_validator("cron")
     @classmethod
@@ -211,14 +396,21 @@ class UiSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
-    host: str = "127.0.0.1"
-    port: int = 8501
-    api_url: str = "http://127.0.0.1:8000"
-    # The MLflow UI ML engineers review runs in; the model page links a version's run there.
-    mlflow_url: str | None = "http://127.0.0.1:5000"
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
-    # Seconds the UI keeps an API answer (workforce summary, model card) before asking again.
-    cache_seconds: float = Field(default=30.0, ge=0)
+    host: str = Field(default="127.0.0.1", description="Bind address of `attrition serve ui`.")
+    port: int = Field(default=8501, description="Port of `attrition serve ui`.")
+    api_url: str = Field(default="http://127.0.0.1:8000", description="The prediction API the UI calls.")
+    mlflow_url: str | None = Field(
+        default="http://127.0.0.1:5000",
+        description="The MLflow UI ML engineers review runs in; the model page links a version's run there.",
+    )
+    request_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Timeout of one call of the UI to the API, in seconds."
+    )
+    cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds the UI keeps an API answer (workforce summary, model card) before asking again.",
+    )
 
 
 class Settings(BaseSettings):
@@ -226,16 +418,39 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ATTRITION_", env_nested_delimiter="__", extra="ignore")
 
-    data_dir: Path = Path("var")
-    database_url: str | None = None
-    # Seconds to wait for a database server to accept a connection (or for a free pooled one).
-    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    mlflow_tracking_uri: str | None = None
-    mlflow_artifact_root: str | None = None
-    model_name: str = MODEL_NAME
-    reports_dir: Path = Path("reports")
-    reference_dir: Path = Path("reference_data")
-    log_level: str = "INFO"
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Local state: the SQLite database and MLflow store by default, score jobs, the drift status file.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="The app database, any SQLAlchemy URL (unset: SQLite file <data_dir>/attrition.db).",
+    )
+    database_connect_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for a database server to accept a connection (or for a free pooled one).",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking and registry (unset: a local SQLite store <data_dir>/mlflow.db).",
+    )
+    mlflow_artifact_root: str | None = Field(
+        default=None,
+        description="Where new experiments keep artifacts (unset: <data_dir>/mlartifacts with a local store, "
+        "the server's choice with a tracking server).",
+    )
+    model_name: str = Field(default=MODEL_NAME, description="Registered model name in MLflow.")
+    reports_dir: Path = Field(
+        default=Path("reports"), description="Where drift, fairness and training reports go."
+    )
+    reference_dir: Path = Field(
+        default=Path("reference_data"),
+        description="The drift reference data, rewritten from the champion on every promotion.",
+    )
+    log_level: str = Field(
+        default="INFO", description="Log level of the CLI and the services (DEBUG, INFO, ...)."
+    )
 
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
