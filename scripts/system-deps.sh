@@ -6,6 +6,7 @@
 #     build, launched by path: no `playwright install` download); fonts-liberation for its text
 #   - nginx: only its `nginx -t`, which checks the compose stack's proxy configuration (the
 #     package's own service is not started: no init system runs here)
+#   - shellcheck: actionlint checks the workflows' run: scripts with it, as on GitHub's runners
 set -euo pipefail
 
 missing=()
@@ -14,6 +15,7 @@ for p in unixodbc odbc-mariadb; do
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver fonts-liberation)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}"

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from attrition.config import Settings
+from attrition.config import Settings, at_least
 from attrition.data.generator import attrition_probability, generate_workforce
 from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.drift import DriftResult, run_drift_analysis
-from attrition.drift.severity import at_least
 from attrition.drift.windows import Window
 from attrition.schema import TARGET
 

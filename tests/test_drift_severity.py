@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from attrition.config import SeverityThresholds
+from attrition.config import SeverityThresholds, at_least
 from attrition.drift.domain import DomainClassifierResult
 from attrition.drift.features import FeatureDrift, SchemaCheck
 from attrition.drift.performance import MetricEstimate, PerformanceResult
 from attrition.drift.prediction_drift import PredictionDrift
-from attrition.drift.severity import assess_severity, at_least
+from attrition.drift.severity import assess_severity
 
 T = SeverityThresholds()
 NO_SCHEMA_ISSUES = SchemaCheck([], [], [])

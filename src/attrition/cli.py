@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from attrition import jobs
+from attrition.cli_notify import notify_app
 from attrition.cli_users import keys_app, users_app
 from attrition.config import SEVERITIES, Settings, get_settings
 from attrition.data.scenarios import DRIFT_SCENARIOS
@@ -36,6 +37,7 @@ def _group(name: str, help: str) -> typer.Typer:
 db_app = _group("db", "App database schema.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(users_app, name="users")
+app.add_typer(notify_app, name="notify")
 serve_app = _group("serve", "Run a service.")
 drift_app = _group("drift", "Drift monitoring: compare current data with the reference.")
 

@@ -35,6 +35,13 @@ MONITORING_EXPERIMENT = "attrition-monitoring"
 # its tuple of values (for code that iterates or indexes them), read from the Literal.
 Severity = Literal["none", "moderate", "severe", "critical"]
 SEVERITIES: tuple[str, ...] = get_args(Severity)
+
+
+def at_least(level: str | None, minimum: str) -> bool:
+    """True when ``level`` is a verdict at or above ``minimum`` (none < moderate < severe < critical)."""
+    return level is not None and SEVERITIES.index(level) >= SEVERITIES.index(minimum)
+
+
 #: A drift_runs row: "running" until the check ends, then its analysis status or "error".
 DriftRunStatus = Literal["running", "ok", "insufficient_data", "error"]
 DRIFT_RUN_STATUSES: tuple[str, ...] = get_args(DriftRunStatus)

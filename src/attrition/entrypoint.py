@@ -20,6 +20,7 @@ EXTRA_OF = {
     "fastapi": "api",
     "uvicorn": "api",
     "jwt": "api",
+    "httpx": "drift",
 }
 
 

@@ -21,9 +21,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from attrition.config import MonitoringSettings
+from attrition.config import MonitoringSettings, at_least
 from attrition.drift.result import DriftResult, json_safe
-from attrition.drift.severity import at_least
 
 logger = logging.getLogger(__name__)
 

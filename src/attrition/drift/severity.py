@@ -63,11 +63,6 @@ class SeverityAssessment:
         return sorted(self.reasons, key=lambda r: -SEVERITIES.index(r.split(":", 1)[0]))
 
 
-def at_least(level: str | None, minimum: str) -> bool:
-    """True when ``level`` is a verdict at or above ``minimum``."""
-    return level is not None and SEVERITIES.index(level) >= SEVERITIES.index(minimum)
-
-
 def drifted_share(features: list[FeatureDrift]) -> float:
     """Sum of the weights of the drifted features (weights sum to 1 over tested ones)."""
     return float(sum(f.weight for f in features if f.drifted))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from attrition.config import RiskBands, Settings
+from attrition.config import RiskBands, Settings, at_least
 from attrition.db.drift_runs import insert_drift_run, update_drift_run
 from attrition.db.engine import get_engine
 from attrition.db.models import utcnow
@@ -35,7 +35,6 @@ from attrition.drift.alerts import Alert, alert_sinks, fire_alerts
 from attrition.drift.analysis import run_drift_analysis
 from attrition.drift.reports import error_markdown, log_metrics, short_error, verdict_markdown, write_reports
 from attrition.drift.result import DriftResult, json_safe
-from attrition.drift.severity import at_least
 from attrition.drift.windows import Reference, Window, load_current, load_predictor, load_reference
 from attrition.jobs.base import Outcome
 from attrition.jobs.train import TrainOutcome, TrainRequest, train_and_register
