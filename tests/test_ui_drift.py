@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from conftest_model import ModelEnv
 from streamlit.testing.v1 import AppTest
-from ui_support import APP, DOWN_URL, PASSWORD, World, open_app, texts
+from ui_support import APP, DOWN_URL, PASSWORD, World, add_users, api_process, copy_champion, open_app, texts
 
 from frontend.client import ApiClient
 
@@ -52,3 +56,71 @@ def test_an_api_that_does_not_answer_says_how_to_start_it(ui_world: World) -> No
     assert not app.exception
     assert f"The prediction API at {DOWN_URL} does not answer" in texts(app)
     assert not app.tabs
+
+
+@pytest.fixture(scope="module")
+def history_world(tmp_path_factory: pytest.TempPathFactory, model_env: ModelEnv) -> Iterator[World]:
+    """Three checks, oldest first: drift found, one that failed (no reference file), one with too few rows."""
+    from attrition.data.generator import generate_workforce
+    from attrition.jobs.drift import DriftRequest, run_drift_check
+
+    root = tmp_path_factory.mktemp("ui_drift_history")
+    settings = copy_champion(model_env, root)
+    current, small, broken = root / "current.csv", root / "small.csv", root / "missing.csv"
+    generate_workforce(600, seed=5, drift="overtime_surge").to_csv(current, index=False)
+    generate_workforce(40, seed=6).to_csv(small, index=False)
+    statuses = [
+        run_drift_check(settings, DriftRequest(current_csv=current)).status,
+        run_drift_check(settings, DriftRequest(current_csv=current, reference_csv=broken, html=False)).status,
+        run_drift_check(settings, DriftRequest(current_csv=small, html=False)).status,
+    ]
+    assert statuses == ["ok", "error", "insufficient_data"]
+    add_users(settings)
+    with api_process(settings, root) as url:
+        yield World(settings, url, root)
+
+
+def _runs(world: World) -> list[dict]:
+    api = ApiClient(world.api_url)
+    api = ApiClient(world.api_url, api.sign_in(World.user("viewer"), PASSWORD).token)
+    try:
+        return api.drift_runs(limit=10)["items"]
+    finally:
+        api.close()
+
+
+def test_a_latest_check_without_a_verdict_says_why_and_shows_no_result_tabs(history_world: World) -> None:
+    latest = _runs(history_world)[0]
+    assert latest["status"] == "insufficient_data"
+    app = open_app(history_world.api_url, World.user("viewer"), "drift.py")
+    assert not app.exception, app.exception
+    [warning] = [w.value for w in app.warning]
+    assert warning.startswith("This check reached no verdict (insufficient data):")
+    assert "40" in warning  # the rows it had
+    assert [tab.label for tab in app.tabs] == ["History", "Full report"]
+    assert "not enough data" in texts(app)  # the badge
+    assert "This check has no HTML report" in texts(app)
+
+
+def test_picking_an_older_check_shows_that_check(history_world: World) -> None:
+    runs = _runs(history_world)
+    ok, failed = (next(r for r in runs if r["status"] == status) for status in ("ok", "error"))
+    app = open_app(history_world.api_url, World.user("viewer"), "drift.py")
+    options = app.selectbox(key="drift_run").options
+    assert len(options) == 3 and options[0].endswith("(latest)"), options
+
+    app.selectbox(key="drift_run").set_value(ok["run_id"]).run()
+    assert not app.exception, app.exception
+    assert [tab.label for tab in app.tabs][:4] == ["Features", "Predictions", "Performance", "Fairness"]
+    features = next(df.value for df in app.dataframe if "p_adjusted" in df.value.columns)
+    assert (features["drifted"] == "yes").sum() == len(ok["drifted_features"]) > 0
+    assert 'id="attrition-drift-summary"' in app.get("iframe")[0].proto.srcdoc
+
+    app.selectbox(key="drift_run").set_value(failed["run_id"]).run()
+    assert not app.exception, app.exception
+    [warning] = [w.value for w in app.warning]
+    assert warning.startswith("This check reached no verdict (error):")
+    assert "missing.csv" in warning, warning
+    assert [tab.label for tab in app.tabs] == ["History", "Full report"]
+    history = app.get("plotly_chart")
+    assert history, "the history chart is missing"

@@ -253,9 +253,15 @@ with state.guard("the drift checks"):
     run = choose(latest, runs)
     concluded = verdict(run)
     results = run.get("results") or {}
-    names = ["Features", "Predictions", "Performance", "Fairness"] if concluded else []
-    tabs = st.tabs([*names, "History", "Full report"])
-    for tab, show in zip(tabs[: len(names)], (features, prediction, performance, fairness), strict=True):
+    sections = {
+        "Features": features,
+        "Predictions": prediction,
+        "Performance": performance,
+        "Fairness": fairness,
+    }
+    shown = sections if concluded else {}  # a run without a verdict has no results to tab through
+    tabs = st.tabs([*shown, "History", "Full report"])
+    for tab, show in zip(tabs, shown.values(), strict=False):
         with tab:
             show(results)
     with tabs[-2]:
