@@ -153,3 +153,14 @@ def test_api_down_says_how_to_start_it() -> None:
     assert not app.exception
     assert "does not answer" in texts(app)
     assert "attrition serve api" in texts(app)
+
+
+def test_the_page_opens_on_the_highest_risk_employee(ui_world: World) -> None:
+    top = top_employee(ui_world)
+    app = open_app(ui_world.api_url, World.user("viewer"), PAGE)
+    assert not app.exception, app.exception
+    assert app.number_input(key="employee_lookup").value == top
+    assert f"Employee {top}:" in texts(app) and "Showing the highest-risk employee" in texts(app)
+    app.number_input(key="employee_lookup").set_value(top + 1).run()  # the analyst's choice sticks
+    assert "Showing the highest-risk employee" not in texts(app)
+    assert f"Employee {top + 1}:" in texts(app) or f"No employee {top + 1} is stored" in texts(app)

@@ -128,8 +128,20 @@ def _profile(record: dict[str, Any], history: list[dict[str, Any]]) -> None:
         right.plotly_chart(fig, width="stretch", key="employee_history_chart")
 
 
+def _highest_risk() -> int | None:
+    """The first employee of the overview's default order (highest risk, latest snapshot), if any is scored."""
+    items = state.read("employees", limit=1)["items"]
+    return int(items[0]["employee_number"]) if items else None
+
+
 def _stored(can_predict: bool, served: dict[str, Any] | None) -> None:
     chosen = st.session_state.get("employee_number")
+    if chosen is None and "employee_lookup" not in st.session_state:
+        chosen = _highest_risk()  # the page opens on someone worth a look, not on an empty box
+        if chosen is not None:
+            st.caption(
+                "Showing the highest-risk employee of the latest snapshot; enter another number to switch."
+            )
     number = st.number_input(
         "Employee number", 1, SPECS[ID_COLUMN].hard_max, chosen, 1, key="employee_lookup"
     )
