@@ -32,6 +32,8 @@ def test_latest_verdict_badge_features_and_report(ui_world: World) -> None:
     features = next(df.value for df in app.dataframe if "p_adjusted" in df.value.columns)
     assert features.iloc[0]["column"] == "OverTime" and features.iloc[0]["drifted"] == "yes"
     assert (features["drifted"] == "yes").sum() == len(latest["drifted_features"])
+    text = features[["column", "kind", "test", "change"]]
+    assert text.notna().all().all() and "None" not in text.to_numpy(), "a blank cell shows as None"
     report = app.get("iframe")
     assert report and 'id="attrition-drift-summary"' in report[0].proto.srcdoc
 

@@ -101,6 +101,8 @@ def features(results: dict[str, Any]) -> None:
     frame = frame.sort_values(["drifted", "p_adjusted"], ascending=[False, True], na_position="last")
     frame["drifted"] = frame["drifted"].map({True: "yes", False: "no"})
     frame = frame.reindex(columns=list(FEATURE_COLUMNS))
+    text = ["column", "kind", "test", "change"]
+    frame[text] = frame[text].astype(object).where(frame[text].notna(), "—")  # not a grey "None"
     st.dataframe(frame, hide_index=True, key="drift_features", column_config=FEATURE_COLUMNS)
     p = results.get("parameters", {})
     st.caption(
