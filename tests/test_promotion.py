@@ -233,12 +233,13 @@ def test_cli_train_promote_rollback(
     refused = runner.invoke(app, ["promote"])
     assert refused.exit_code == 1 and "no challenger" in refused.output
 
-    rolled = runner.invoke(app, ["rollback", "--actor", "erin"])
+    rolled = runner.invoke(app, ["rollback", "--actor", "erin", "--reason", "v2 flags too many in Sales"])
     assert rolled.exit_code == 0, rolled.output
     assert "version 2 -> 1" in rolled.output
     assert _aliases(empty_env)[0] == "1"
     actions = [(e["action"], e["actor"]) for e in list_audit(get_engine(empty_env.db_url))]
     assert actions[:2] == [("rollback", "erin"), ("promote", "dana")]
+    assert list_audit(get_engine(empty_env.db_url))[0]["detail"]["reason"] == "v2 flags too many in Sales"
     assert [a for a, _ in actions].count("set_challenger") == 2
     meta = json.loads((Path(empty_env.reference_dir) / "reference.json").read_text())
     assert meta["model_version"] == "1"

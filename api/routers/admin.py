@@ -205,7 +205,6 @@ def rollback_model(
     settings = ctx.settings
     with registry_errors(settings, "roll back"), database("record the rollback"):
         configure(settings)  # an unreachable MLflow is a 503, not "nothing to roll back"
-        # registry.rollback, not jobs.promote.rollback_champion: the job does not pass a reason on.
         try:
             decision = rollback(settings, actor=caller.name, reason=request.reason)
         except RegistryError as exc:

@@ -36,9 +36,11 @@ def promote_version(settings: Settings, request: PromoteRequest | None = None) -
     return PromoteOutcome(exit_code=0 if decision.promoted else 1, decision=decision)
 
 
-def rollback_champion(settings: Settings, actor: str | None = None) -> PromoteOutcome:
-    """Point champion back at the version it replaced (recorded in the audit trail)."""
+def rollback_champion(
+    settings: Settings, actor: str | None = None, reason: str | None = None
+) -> PromoteOutcome:
+    """Point champion back at the version it replaced (recorded in the audit trail, with the reason)."""
     try:
-        return PromoteOutcome(decision=rollback(settings, actor=actor))
+        return PromoteOutcome(decision=rollback(settings, actor=actor, reason=reason))
     except RegistryError as exc:
         return PromoteOutcome(exit_code=1, error=str(exc))
