@@ -49,6 +49,7 @@ _Snapshot = Annotated[
 _Actor = Annotated[
     str | None, typer.Option("--actor", help="Who is acting, for the audit trail (default: $USER).")
 ]
+_Reason = Annotated[str | None, typer.Option("--reason", help="Why, for the audit trail.")]
 
 
 @app.callback()
@@ -174,8 +175,7 @@ def train(
     storage: Annotated[
         str | None,
         typer.Option(
-            envvar="ATTRITION_OPTUNA_STORAGE",
-            help="Optuna RDB URL: parallel train processes share the study.",
+            help="Optuna RDB URL: parallel train processes share the study (default: optuna_storage)."
         ),
     ] = None,
     study_name: Annotated[str | None, typer.Option(help="Optuna study to create or join.")] = None,
@@ -255,22 +255,24 @@ def promote_cmd(
         int | None, typer.Option(min=1, help="Version to promote (default: challenger).")
     ] = None,
     actor: _Actor = None,
+    reason: _Reason = None,
 ) -> None:
     """Make the challenger (or --version) champion if it passes the fairness, floor and champion gates.
 
     Exit 1 when refused (the reasons are printed; no alias moves).
     """
     settings = get_settings()
-    request = jobs.promote.PromoteRequest(None if version is None else str(version), actor=actor)
+    version_ = None if version is None else str(version)
+    request = jobs.promote.PromoteRequest(version_, actor=actor, reason=reason)
     outcome = jobs.promote.promote_version(settings, request)
     _echo_promotion(outcome, settings)
     _finish(outcome)
 
 
 @app.command("rollback")
-def rollback_cmd(actor: _Actor = None) -> None:
-    """Point champion back at the version it replaced (recorded in the audit trail)."""
-    outcome = jobs.promote.rollback_champion(get_settings(), actor)
+def rollback_cmd(actor: _Actor = None, reason: _Reason = None) -> None:
+    """Point champion back at the version it replaced (recorded in the audit trail, with --reason)."""
+    outcome = jobs.promote.rollback_champion(get_settings(), actor, reason)
     _finish(outcome)
     if outcome.decision is not None:
         decision = outcome.decision

@@ -447,6 +447,12 @@ class Settings(BaseSettings):
         description="Where new experiments keep artifacts (unset: <data_dir>/mlartifacts with a local store, "
         "the server's choice with a tracking server).",
     )
+    optuna_storage: str | None = Field(
+        default=None,
+        description="Optuna RDB storage URL (e.g. postgresql+psycopg://optuna:...@postgres:5432/optuna): every "
+        "training on it (CLI, bootstrap, drift retraining) keeps its study there, and processes on the same "
+        "data and seed share one study; unset: an in-memory study per process.",
+    )
     model_name: str = Field(default=MODEL_NAME, description="Registered model name in MLflow.")
     reports_dir: Path = Field(
         default=Path("reports"), description="Where drift, fairness and training reports go."

@@ -189,7 +189,6 @@ Read by the code outside the settings model:
 | variable | read by | what |
 |---|---|---|
 | `ATTRITION_CONFIG_DIR` | `attrition.config.config_dir()` | folder of the YAML files (default `./configs`, else the checkout's `configs/`; none found: the code defaults) |
-| `ATTRITION_OPTUNA_STORAGE` | `attrition train --storage` | Optuna RDB storage URL (e.g. `postgresql+psycopg://optuna:...@postgres:5432/optuna`): training processes given the same URL share one study |
 | `ATTRITION_BOOTSTRAP_ADMIN_NAME` | `attrition bootstrap --admin-name` | sign-in name of the first admin user (default `admin`) |
 | `ATTRITION_BOOTSTRAP_ADMIN_PASSWORD` | `attrition bootstrap` | password of the first admin (12+ characters), used only while no admin exists; never on a command line |
 | `ATTRITION_UI_APP` | `attrition serve ui --app` | the Streamlit app file (default `frontend/streamlit_app.py` of the checkout) |

@@ -87,7 +87,7 @@ def train_and_register(
         result = train_model(
             frame,
             settings.training,
-            storage=request.storage,
+            storage=request.storage or settings.optuna_storage,
             study_name=request.study_name,
             progress=progress,
         )
@@ -134,12 +134,11 @@ def training_records(settings: Settings, request: TrainRequest) -> tuple[pd.Data
 
 def _search_only(settings: Settings, request: TrainRequest, frame: pd.DataFrame, source: str) -> TrainOutcome:
     """A worker's share of the trials; the process without ``search_only`` registers the model."""
-    if not request.storage:
+    storage = request.storage or settings.optuna_storage
+    if not storage:
         raise ValueError("a search-only worker needs the storage of the shared study")
     try:
-        search = search_trials(
-            frame, settings.training, storage=request.storage, study_name=request.study_name
-        )
+        search = search_trials(frame, settings.training, storage=storage, study_name=request.study_name)
     except TrainingDataError as exc:
         return TrainOutcome(exit_code=2, error=str(exc), source=source)
     logger.info(
