@@ -8,7 +8,6 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
-import streamlit.components.v1 as components
 
 from frontend import session as state
 from frontend import widgets
@@ -237,7 +236,7 @@ def report(run: dict[str, Any]) -> None:
     except NotFound as exc:
         widgets.missing(f"This check has no HTML report: {exc.message}.", HTML_FIX)
         return
-    components.html(html, height=900, scrolling=True)
+    st.iframe(html, height=900)  # the report is our own drift job's output, never user-supplied HTML
 
 
 state.require("viewer", "Drift reports")
