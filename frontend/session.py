@@ -90,22 +90,30 @@ def read(method: str, *args: Any, **kwargs: Any) -> Any:
         raise SessionExpired(401, "not signed in")
     settings = ui_settings()
     if settings.cache_seconds <= 0:
-        api = client()
-        try:
-            return getattr(api, method)(*args, **kwargs)
-        finally:
-            api.close()
+        return fresh(method, *args, **kwargs)
     return _cached(settings.api_url, session.token, method, args, tuple(sorted(kwargs.items())))
 
 
-def call(method: str, *args: Any, **kwargs: Any) -> Any:
-    """An uncached call (anything that changes something); clears the read cache after it."""
+def fresh(method: str, *args: Any, **kwargs: Any) -> Any:
+    """An uncached read that changes nothing (polling a job): the read cache stays as it is."""
     api = client()
     try:
         return getattr(api, method)(*args, **kwargs)
     finally:
         api.close()
-        _cached.clear()
+
+
+def call(method: str, *args: Any, **kwargs: Any) -> Any:
+    """An uncached call (anything that changes something); clears the read cache after it."""
+    try:
+        return fresh(method, *args, **kwargs)
+    finally:
+        forget()
+
+
+def forget() -> None:
+    """Drop every cached read: after a change, pages show the new state."""
+    _cached.clear()
 
 
 def explain(exc: ApiError, what: str) -> None:

@@ -87,10 +87,12 @@ def _follow(job: dict[str, Any]) -> dict[str, Any]:
     with state.guard("the score job"):
         while job["status"] in ("queued", "running") and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
-            job = state.call("score_job", job["job_id"])
+            job = state.fresh("score_job", job["job_id"])  # a poll changes nothing: keep the cache
             st.session_state[JOB] = job
             bar.progress(float(job["progress"]), text=_progress_text(job))
     bar.empty()
+    if job["status"] not in ("queued", "running"):
+        state.forget()  # the job logged its scores: the overview and prediction log have changed
     return job
 
 
@@ -98,8 +100,8 @@ def _files(job: dict[str, Any]) -> dict[str, Any]:
     files: dict[str, Any] | None = st.session_state.get(FILES)
     if files is None or files["job_id"] != job["job_id"]:
         with state.guard("the job's results"):
-            result = state.call("score_job_file", job["job_id"], "result")
-            issues = state.call("score_job_file", job["job_id"], "issues")
+            result = state.fresh("score_job_file", job["job_id"], "result")
+            issues = state.fresh("score_job_file", job["job_id"], "issues")
         files = {"job_id": job["job_id"], "result": result, "issues": issues}
         st.session_state[FILES] = files
     return files
