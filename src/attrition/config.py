@@ -251,6 +251,17 @@ class ServingSettings(BaseModel):
     log_batch_size: int = Field(
         default=500, description="Most predictions written to the database in one batch."
     )
+    log_spill_dir: Path | None = Field(
+        default=None,
+        description="Where predictions that could not reach the database are kept (an fsynced append-only "
+        "file, replayed once on the next start); unset: <data_dir>/prediction_spill.",
+    )
+    log_spill_max_bytes: int = Field(
+        default=200_000_000,
+        gt=0,
+        description="Largest size of the prediction spill file; past it new predictions that cannot be "
+        "written are dropped and counted (a metric and a log line say so).",
+    )
 
 
 class SeverityThresholds(BaseModel):
@@ -463,6 +474,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(
         default="INFO", description="Log level of the CLI and the services (DEBUG, INFO, ...)."
+    )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days the prediction log, outcomes and drift windows are kept: `attrition purge` "
+        "(and the maintenance workflow) removes older ones.",
     )
 
     training: TrainingSettings = Field(default_factory=TrainingSettings)
