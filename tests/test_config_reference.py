@@ -80,7 +80,7 @@ def _changed(doc: SettingDoc, current: Any) -> Any:
         return round(current * 0.99, 6)
     if isinstance(current, list):
         return current[:1] if len(current) > 1 else [*current, "extra"]
-    if isinstance(current, Path):
+    if isinstance(current, Path) or Path in get_args(annotation):
         return "/srv/elsewhere"
     return "http://changed.example:1234" if current is None or "://" in str(current) else f"{current}-changed"
 
