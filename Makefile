@@ -39,7 +39,7 @@ hooks: venv ## Install the git pre-commit hook (the checks of make lint)
 deps: ## Install the system packages (ODBC driver) and start the local database servers
 	@bash scripts/system-deps.sh
 
-demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow in ./var), then start the API and the UI
+demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow in ./var), then start the API, the UI, the drift service and an MLflow server
 	$(ATTRITION) db upgrade
 	$(ATTRITION) generate --rows $(DEMO_ROWS) --seed 7 --snapshot-date $(DEMO_SNAPSHOT) --out var/workforce.csv
 	$(ATTRITION) ingest var/workforce.csv
@@ -56,7 +56,7 @@ demo: venv ## Run the main job on the embedded defaults (SQLite + local MLflow i
 	@echo "demo: ./var holds snapshots $(DEMO_SNAPSHOT) and $(DEMO_DRIFT_SNAPSHOT) ($(DEMO_ROWS) employees each), a champion in MLflow (var/mlflow.db), its scores (var/scores.csv); model card reports/model_card.md; drift reports reports/drift_latest.md and reports/drift_*.html"
 	@bash scripts/demo-services.sh
 
-stop: ## Stop the demo services started by make demo (the API and the UI)
+stop: ## Stop the demo services started by make demo (API, UI, drift service, MLflow server) and all they spawned
 	@bash scripts/demo-services.sh stop
 
 test: venv deps ## Run the test suite (PostgreSQL and MariaDB too, when they answer)
