@@ -317,9 +317,10 @@ def issue_dict(issue: Issue) -> dict[str, Any]:
 
 
 def write_issues(path: Path, issues: list[Issue]) -> None:
+    """The issues file, formula-like text cells neutralised on disk too (line numbers stay numbers)."""
     frame = pd.DataFrame([issue_dict(i) for i in issues], columns=list(ISSUE_COLUMNS))
     frame["line"] = frame["line"].astype("Int64")
-    frame.to_csv(path, index=False)
+    neutralise_frame(frame).to_csv(path, index=False)
     path.chmod(0o600)
 
 

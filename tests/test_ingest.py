@@ -324,7 +324,7 @@ def test_unterminated_quote_keeps_rows_before_and_resumes_after(
         "malformed CSV: a quoted value opens on this line and is never closed"
     )
     assert "reading resumed on the next line" in issues[0]["reason"]
-    assert (report.rows_read, report.stored, report.rejected_rows, report.unread_from) == (14, 12, 2, None)
+    assert (report.rows_read, report.stored, report.rejected_rows) == (14, 12, 2)
     assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3, 4, 5, 6, 7, 20, 21, 23, 24, 25]
 
 
@@ -345,24 +345,26 @@ def test_unterminated_quote_on_first_or_last_data_line(
     assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3]
 
 
-def test_unterminated_quote_without_resync_reports_the_unread_rest(sqlite_url: str, tmp_path: Path) -> None:
-    """A value larger than the csv module reads stops the resync scan: the rest is reported unread."""
+def test_huge_value_is_clipped_in_the_report_and_reading_goes_on(sqlite_url: str, tmp_path: Path) -> None:
+    """A 200,000-character value (too large for the csv module) neither stops the reading nor fills the report."""
     engine = create_db_engine(sqlite_url)
     big = _lines([5])[0].replace(",Single,", ',"' + "x" * 200_000 + '",')  # line 6: rejected, complete
-    lines = [",".join(ALL_COLUMNS), *_lines(range(1, 5)), big, *_lines([6]), '"bad', *_lines([7, 8])]
+    plain = _lines([9])[0].replace(",Single,", "," + "y" * 150_000 + ",")  # line 11: read by pandas
+    lines = [",".join(ALL_COLUMNS), *_lines(range(1, 5)), big, *_lines([6]), '"bad', *_lines([7, 8]), plain]
     path = tmp_path / "stuck.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     report = ingest_csv(path, engine, DAY, chunk_rows=4)
 
-    # pandas reads the report: its line 6 value is too large for the csv module too
-    report_rows = pd.read_csv(report.issues_path, dtype=str, keep_default_na=False).to_dict("records")
-    issues = {int(i["row"]): i for i in report_rows}
-    assert sorted(issues) == [6, 8]
-    assert issues[8]["reason"].endswith("the rest of the file from line 8 was not read")
-    assert (report.stored, report.rejected_rows, report.unread_from) == (5, 2, 8)
-    assert "malformed CSV: the rest of the file from line 8 was not read" in summary_lines(report)
-    assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3, 4, 6]
+    issues = {int(i["row"]): i for i in _report(report.issues_path)}
+    assert sorted(issues) == [6, 8, 11]
+    assert "a value longer than 131,072 characters" in issues[6]["reason"]
+    assert issues[11]["column"] == "MaritalStatus" and issues[11]["value"].endswith("(150,000 characters)")
+    assert max(len(cell) for i in issues.values() for cell in i.values()) < 1_000
+    assert max(len(line) for line in summary_lines(report)) < 1_000
+    assert issues[8]["reason"].endswith("reading resumed on the next line")
+    assert (report.stored, report.rejected_rows) == (7, 3)
+    assert load_employees(engine, DAY)["EmployeeNumber"].tolist() == [1, 2, 3, 4, 6, 7, 8]
 
 
 def test_reingest_with_changed_values_warns_and_replace_overwrites(db_url: str, tmp_path: Path) -> None:

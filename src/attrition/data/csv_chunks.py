@@ -1,49 +1,69 @@
-"""Read a CSV export in chunks of raw text, turning malformed lines into issues.
+"""Read a CSV export in chunks of raw text, turning unreadable lines into issues.
 
 Every value stays a string (``dtype=str``: nothing is coerced before validation) and
 every row keeps its physical file line (header = 1; blank lines are kept for the caller
-to skip but count). A line with more fields than the header, or a quote never closed,
-becomes an :class:`~attrition.data.validation.Issue` on its line instead of failing the
-file, and reading resumes after it (see :class:`ChunkReader` for when it cannot).
+to skip but count). A line with more fields than the header, or a quote that does not
+close where a plausible value would, becomes an
+:class:`~attrition.data.validation.Issue` on its line instead of failing the file, and
+reading resumes on the next physical line: a stray quote never swallows the rows after
+it (see :class:`ChunkReader`).
 """
 
 from __future__ import annotations
 
 import csv
-import re
+import io
+import itertools
 import warnings
-from collections.abc import Callable, Generator, Iterator
-from functools import partial
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO, NamedTuple
 
 import numpy as np
 import pandas as pd
+from pandas._libs.parsers import STR_NA_VALUES  # what read_csv reads as missing, for the careful path
 
-from attrition.data.validation import Issue
+from attrition.data.validation import KNOWN_EXTRA_COLUMNS, Issue
+from attrition.schema import ALL_COLUMNS
 
+#: Longest plausible value of any field, in characters. Contract values are a few dozen
+#: characters at most; extra columns (free-text notes) get generous room. A quoted value
+#: still open after this many characters is taken to start with a stray quote.
+MAX_FIELD_CHARS = 1024
+#: Longest a rejects-report value gets (the rest is cut, with its length noted).
+MAX_SHOWN_CHARS = 120
 #: Spare columns that catch lines with more fields than the header (see ``ChunkReader``).
 _OVERFLOW = tuple(f"__overflow_{i}__" for i in range(8))
-_SKIPPED_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
-_EOF_IN_QUOTES = re.compile(r"EOF inside string starting at row (\d+)")
+#: Line after the last one a quoted value may reach: it has no quote, so it cannot close one.
+_STOP = "\x00 end of the lines a quoted value may span\n"
 
-#: A chunk's rows (raw text, header names), their file lines, and the malformed lines met.
-Chunk = tuple[pd.DataFrame, np.ndarray, list[Issue]]
+
+class Chunk(NamedTuple):
+    """A block's rows (raw text, header names), their file lines, and its unreadable lines."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    issues: list[Issue]
+    #: Physical lines the issues stand for (a run of unreadable lines is one issue).
+    rejected: int
 
 
 class ChunkReader:
-    """Chunks of raw text with their file line numbers, plus malformed lines as issues.
+    """Chunks of ``chunk_rows`` physical lines as raw text, with their file lines, plus issues.
 
-    Spare trailing columns catch lines with more fields than the header (pandas
-    would otherwise truncate such a line silently at a chunk start); lines longer
-    still are skipped by pandas with a warning that names the line, which keeps
-    the numbering right.
+    Fast path: pandas' C parser reads the block. That is right exactly when each of the
+    block's lines is one record, which holds when pandas returns as many records as
+    there are lines, without an error or a skipped line, and the block has no NUL byte
+    (pandas cuts a value at one). Anything else (a quote open across lines, at the
+    block's end, a lone carriage return, a NUL, a very long line) sends the block down
+    the careful path, line by line with the csv module:
 
-    A quote that opens a value and is never closed makes pandas' reader fail at the
-    end of the file, losing the chunk it was reading. Then the records of that chunk
-    before the bad line are read again (they are complete), the bad line is reported,
-    and reading resumes on the physical line after it, as a new segment of the file.
-    When that line cannot be located the way pandas counts records, the rest of the
-    file is reported as not read (``unread_from``).
+    * a line whose quotes close on it is one record;
+    * a quoted value may run on into the next lines only in a column outside the
+      contract (contract values never hold a line break), within ``MAX_FIELD_CHARS``,
+      and when the record then has no more fields than the header;
+    * otherwise the opening quote is taken as stray: the line is reported (runs of such
+      lines as one issue with their line range) and reading resumes on the next line,
+      which is read again as a row of its own.
     """
 
     def __init__(self, handle: IO[bytes], header: list[str], chunk_rows: int) -> None:
@@ -51,190 +71,162 @@ class ChunkReader:
         self.columns = len(header)
         self.names = [*_unique(header), *_OVERFLOW]
         self.chunk_rows = chunk_rows
-        #: First line not read, when a malformed line stopped the reading for good.
-        self.unread_from: int | None = None
+        contract = {*ALL_COLUMNS, *KNOWN_EXTRA_COLUMNS}
+        #: Per column: whether a value may hold a line break (only outside the contract).
+        self.multiline = [name.strip() not in contract for name in header]
 
     def __iter__(self) -> Iterator[Chunk]:
-        # A segment: its byte offset, the records before it, the records to skip at its start.
-        offset, base, skip = 0, 0, 1  # the first segment starts with the header
-        while True:
-            bad_line = yield from self._segment(offset, base, skip)
-            if bad_line is None:
-                return
-            resume = _offset_after(self.handle, offset, bad_line - 1 - base)
-            if resume is None:
-                self.unread_from = bad_line
-            yield self._nothing([_unterminated(bad_line, resumed=resume is not None)])
-            if resume is None:
-                return
-            offset, base, skip = resume, bad_line, 0
-
-    def _segment(self, offset: int, base: int, skip: int) -> Generator[Chunk, None, int | None]:
-        """The chunks of one segment; returns the line of the unterminated quote that ended it."""
-        self.handle.seek(offset)
-        reader = self._chunks(skip)
-        skipped: list[int] = []  # lines pandas skipped as too long, absolute, sorted
-        position = 0  # data rows returned so far
-        while True:
-            try:
-                chunk, too_long = self._read(lambda: next(reader, None), base)
-            except _ReadFailed as failed:
-                done = skip + position + len(skipped)  # records of the segment handled
-                bad_line = _error_line(failed.error, base)
-                if bad_line is None:  # nowhere to resume: the rest is unread
-                    yield self._give_up(base + done + 1, failed.error)
-                    return None
-                good = bad_line - 1 - base - done - failed.too_long  # complete rows before it
-                if good > 0:
-                    self.handle.seek(offset)
-                    try:
-                        chunk, too_long = self._read(partial(self._reader, done, nrows=good), base)
-                    except _ReadFailed as again:  # not expected: the rows before are complete
-                        yield self._give_up(base + done + 1, again.error)
-                        return None
-                    if chunk is not None:
-                        yield self._chunk(chunk, position, skipped, too_long, base + skip)
-                return bad_line
+        self.handle.seek(0)
+        self.handle.readline()  # the header, read by the caller
+        line = 2
+        while lines := list(itertools.islice(self.handle, self.chunk_rows)):
+            chunk, count = self._fast(lines, line), len(lines)
             if chunk is None:
-                if too_long:
-                    yield self._nothing(self._too_long(too_long, skipped))
+                careful = _Careful(self, lines, line)
+                chunk = careful.read()
+                count = len(careful.texts)  # with any lines a record borrowed past the block
+            yield chunk
+            line += count
+
+    def _fast(self, lines: list[bytes], first: int) -> Chunk | None:
+        """The block read by pandas, or None when its records may not be one per line."""
+        block = b"".join(lines)
+        if b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+            return None  # pandas cuts a value at a NUL and ends a record at a lone CR
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)  # a skipped line
+            try:
+                frame = self._pandas(block)
+            except (pd.errors.ParserError, pd.errors.ParserWarning, pd.errors.EmptyDataError):
                 return None
-            yield self._chunk(chunk, position, skipped, too_long, base + skip)
-            position += len(chunk)
+        if len(frame) != len(lines):
+            return None
+        numbers = np.arange(first, first + len(lines), dtype=np.int64)
+        overflow = frame[list(_OVERFLOW)].notna().any(axis=1).to_numpy()
+        malformed = []
+        if overflow.any():
+            malformed = [_malformed(int(n), self.columns) for n in numbers[overflow]]
+            frame, numbers = frame[~overflow].reset_index(drop=True), numbers[~overflow]
+        return Chunk(frame.drop(columns=list(_OVERFLOW)), numbers, malformed, len(malformed))
 
-    def _chunks(self, skip: int) -> Iterator[pd.DataFrame]:
-        # A generator, so that pandas' reader is made inside ``_read``: it already reads
-        # the first rows, and fails there if they hold the unterminated quote.
-        yield from self._reader(skip, chunksize=self.chunk_rows)
-
-    def _reader(self, skip: int, **size: int) -> Any:
+    def _pandas(self, block: bytes) -> pd.DataFrame:
         return pd.read_csv(
-            self.handle,
+            io.BytesIO(block),
             header=None,
-            skiprows=skip,
             names=self.names,
+            index_col=False,  # never take a long first line's leading fields as an index
             dtype=str,
             skip_blank_lines=False,
             on_bad_lines="warn",
             encoding="utf-8",
             encoding_errors="replace",
-            **size,
         )
 
-    @staticmethod
-    def _read(
-        read: Callable[[], pd.DataFrame | None], base: int
-    ) -> tuple[pd.DataFrame | None, list[tuple[int, int, int]]]:
-        """``read()`` and the lines pandas skipped meanwhile, as (file line, expected, saw)."""
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", pd.errors.ParserWarning)
-            try:
-                chunk = read()
-                error = None
-            except pd.errors.ParserError as exc:
-                chunk, error = None, exc
-        too_long = [
-            (base + int(line), int(expected), int(saw))
-            for warning in caught
-            for line, expected, saw in _SKIPPED_LINE.findall(str(warning.message))
-        ]
-        if error is not None:
-            raise _ReadFailed(error, len(too_long))
-        return chunk, too_long
 
-    @staticmethod
-    def _too_long(too_long: list[tuple[int, int, int]], skipped: list[int]) -> list[Issue]:
-        skipped.extend(line for line, _, _ in too_long)
-        skipped.sort()
-        return [_malformed(line, expected - len(_OVERFLOW), saw) for line, expected, saw in too_long]
+class _Careful:
+    """One block read line by line with the csv module (see :class:`ChunkReader`)."""
 
-    def _chunk(
-        self,
-        chunk: pd.DataFrame,
-        position: int,
-        skipped: list[int],
-        too_long: list[tuple[int, int, int]],
-        first: int,
-    ) -> Chunk:
-        malformed = self._too_long(too_long, skipped)
-        lines = _line_numbers(position, len(chunk), skipped, first)
-        overflow = chunk[list(_OVERFLOW)].notna().any(axis=1).to_numpy()
-        if overflow.any():
-            malformed += [_malformed(int(line), self.columns) for line in lines[overflow]]
-            chunk, lines = chunk[~overflow].reset_index(drop=True), lines[~overflow]
-        return chunk.drop(columns=list(_OVERFLOW)), lines, malformed
+    def __init__(self, reader: ChunkReader, lines: list[bytes], first: int) -> None:
+        self.reader = reader
+        self.texts = [raw.decode("utf-8", errors="replace") for raw in lines]
+        self.first = first
+        self.records: list[list[str | None]] = []
+        self.numbers: list[int] = []
+        self.issues: list[Issue] = []
+        self.unreadable: list[tuple[int, int, str]] = []  # runs: first line, last line, why
+        self._real = 0  # lines of the file the current record's source has yielded
 
-    def _nothing(self, issues: list[Issue]) -> Chunk:
-        return pd.DataFrame(columns=self.names[: self.columns]), np.empty(0, dtype=np.int64), issues
+    def read(self) -> Chunk:
+        i = 0
+        while i < len(self.texts):
+            spans, why = self._record(i)
+            if why is not None:
+                self._unreadable(self.first + i, why)
+                i += 1
+            else:
+                i += spans
+        columns = self.reader.names[: self.reader.columns]
+        frame = pd.DataFrame(self.records or None, columns=columns, dtype=object)
+        issues = self.issues + [_unreadable(start, end, why) for start, end, why in self.unreadable]
+        issues.sort(key=lambda issue: issue.row or 0)
+        rejected = len(self.issues) + sum(end - start + 1 for start, end, _ in self.unreadable)
+        return Chunk(frame, np.asarray(self.numbers, dtype=np.int64), issues, rejected)
 
-    def _give_up(self, line: int, error: pd.errors.ParserError) -> Chunk:
-        self.unread_from = line
-        reason = f"malformed CSV: {_reason(error)}; the rest of the file from line {line} was not read"
-        return self._nothing([Issue(line, None, "error", reason)])
+    def _record(self, i: int) -> tuple[int, str | None]:
+        """Store the record starting on line ``i``: the lines it spans, or why it is unreadable."""
+        source = self._source(i)
+        reader = csv.reader(source)
+        try:
+            fields = next(reader, [])
+        except csv.Error as exc:
+            if "field limit" in str(exc):
+                return 1, f"a value longer than {csv.field_size_limit():,} characters, not a plausible field"
+            return 1, f"the line cannot be read as CSV ({exc})"
+        spans = reader.line_num
+        if spans > self._real:  # it read on into _STOP: the quote never closed in time
+            return 1, _STRAY_QUOTE
+        if spans > 1 and not self._plausible(fields):
+            return 1, _STRAY_QUOTE
+        line = self.first + i
+        if len(fields) > self.reader.columns:
+            self.issues.append(_malformed(line, self.reader.columns, len(fields)))
+            return spans, None
+        padded: list[str | None] = [None if f in STR_NA_VALUES else f for f in fields]
+        padded += [None] * (self.reader.columns - len(fields))
+        self.records.append(padded)
+        self.numbers.append(line)
+        return spans, None
 
+    def _source(self, i: int) -> Iterator[str]:
+        """Line ``i``, then the lines a value opened on it may span, then ``_STOP``."""
+        self._real = 1
+        yield self.texts[i]
+        room = MAX_FIELD_CHARS
+        j = i + 1
+        while room >= 0 and any(self.reader.multiline):
+            if j == len(self.texts) and not self._borrow():
+                break
+            self._real += 1
+            yield self.texts[j]
+            room -= len(self.texts[j])
+            j += 1
+        yield _STOP
 
-class _ReadFailed(Exception):
-    def __init__(self, error: pd.errors.ParserError, too_long: int) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.too_long = too_long  # lines pandas skipped as too long before it failed
+    def _borrow(self) -> bool:
+        """Read one more line of the file into this block (a record runs past its end)."""
+        raw = self.reader.handle.readline()
+        if raw:
+            self.texts.append(raw.decode("utf-8", errors="replace"))
+        return bool(raw)
 
+    def _plausible(self, fields: list[str]) -> bool:
+        """Whether a record spanning lines is real: plausible values, breaks only where allowed."""
+        if len(fields) > self.reader.columns:
+            return False
+        allowed = self.reader.multiline
+        return all(
+            len(value) <= MAX_FIELD_CHARS and (allowed[k] or ("\n" not in value and "\r" not in value))
+            for k, value in enumerate(fields)
+        )
 
-def _error_line(error: pd.errors.ParserError, base: int) -> int | None:
-    """File line of the record an unterminated quote opened (pandas counts records from 0)."""
-    match = _EOF_IN_QUOTES.search(str(error))
-    return None if match is None else base + int(match.group(1)) + 1
-
-
-def _reason(error: pd.errors.ParserError) -> str:
-    return str(error).removeprefix("Error tokenizing data. C error: ").strip().rstrip(".")
-
-
-def _unterminated(line: int, resumed: bool) -> Issue:
-    then = (
-        "the line was skipped and reading resumed on the next line"
-        if resumed
-        else f"the rest of the file from line {line} was not read"
-    )
-    reason = f'malformed CSV: a quoted value opens on this line and is never closed (a stray "?); {then}'
-    return Issue(line, None, "error", reason)
-
-
-def _offset_after(handle: IO[bytes], start: int, records: int) -> int | None:
-    """Byte offset of the physical line after the first line of record ``records`` from ``start``.
-
-    Records are counted as pandas counts them (a newline inside quotes does not end
-    one), with the csv module. None when that cannot be told: the csv module rejects
-    the text, the file ends first, or the line found has no quote (so it is not the
-    line pandas meant).
-    """
-    handle.seek(start)
-
-    def text_lines() -> Iterator[str]:
-        while line := handle.readline():
-            yield line.decode("utf-8", errors="replace")
-
-    reader = csv.reader(text_lines())
-    try:
-        for _ in range(records):
-            next(reader)
-    except (csv.Error, StopIteration):
-        return None
-    line = handle.readline()
-    return handle.tell() if b'"' in line else None
+    def _unreadable(self, line: int, why: str) -> None:
+        if self.unreadable and self.unreadable[-1][1] == line - 1 and self.unreadable[-1][2] == why:
+            start, _, _ = self.unreadable[-1]
+            self.unreadable[-1] = (start, line, why)
+        else:
+            self.unreadable.append((line, line, why))
 
 
-def _line_numbers(start: int, count: int, skipped: list[int], first: int = 1) -> np.ndarray:
-    """File lines of data rows ``start .. start+count`` of a segment (skipped lines excluded).
+_STRAY_QUOTE = (
+    "a quoted value opens on this line and is never closed where a plausible value would end "
+    f'(within {MAX_FIELD_CHARS} characters, and on the same line for a contract column): a stray "?'
+)
 
-    ``first`` is the number of records before the segment's first data row (1, the
-    header, in the file's first segment), so the k-th kept line is ``k + first + 1``
-    plus the skipped lines at or before it: with ``skipped`` sorted, ``skipped[i] - i``
-    is the kept-line index each one precedes.
-    """
-    lines = np.arange(start, start + count, dtype=np.int64) + first + 1
-    shifted = np.asarray(skipped, dtype=np.int64) - np.arange(len(skipped), dtype=np.int64)
-    return lines + np.searchsorted(shifted, lines, side="right")
+
+def _unreadable(start: int, end: int, why: str) -> Issue:
+    where = "this line was" if start == end else f"lines {start}-{end} were"
+    reason = f"malformed CSV: {why}; {where} skipped and reading resumed on the next line"
+    return Issue(start, None, "error", reason)
 
 
 def _malformed(line: int, expected: int, saw: int | None = None) -> Issue:

@@ -9,11 +9,13 @@ reason, and every issue goes to
 ``<input stem>.rejects.csv`` beside the input (or under ``settings.reports_dir``
 when that folder is not writable). Whole-file problems (unreadable, empty, no
 header, missing or repeated columns) stop the run before anything is stored.
-A malformed CSV line (a quote never closed) is rejected like a bad row: the rows
-before it are stored and reading resumes on the next line (see ``csv_chunks``).
+A malformed CSV line (a stray quote, more fields than the header) is rejected like
+a bad row and reading resumes on the next line, however many there are (see
+``csv_chunks``). Report values are cut to a plausible length and neutralised for
+spreadsheets (``csv_safety``).
 
 Line numbers are physical file lines (header = 1) across chunks; blank lines are
-skipped but counted. A value spanning lines inside quotes shifts later numbers.
+skipped but counted; a record whose value spans lines has the number of its first.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from attrition.data.csv_chunks import ChunkReader
+from attrition.data.csv_chunks import MAX_SHOWN_CHARS, ChunkReader
+from attrition.data.csv_safety import neutralise_cell
 from attrition.data.validation import (
     KNOWN_EXTRA_COLUMNS,
     Issue,
@@ -41,6 +44,7 @@ from attrition.data.validation import (
 from attrition.db.engine import refresh_statistics
 from attrition.db.models import employees
 from attrition.db.repositories import RowDifference, insert_employees
+from attrition.errors import short_error
 from attrition.schema import ALL_COLUMNS, ID_COLUMN, SNAPSHOT_DATE
 
 logger = logging.getLogger(__name__)
@@ -54,6 +58,17 @@ SAMPLE_ISSUES = 20
 #: Columns named per row that differs from the stored snapshot (the rest are counted).
 MAX_DIFFERENCES_NAMED = 3
 _MAX_HEADER_BYTES = 1 << 20
+#: Longest reason written to the report (a reason may quote a value).
+_MAX_REASON_CHARS = 600
+#: File signatures of binary formats people export by mistake instead of CSV.
+_BINARY_KINDS = (
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook?)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls workbook"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"%PDF", "a PDF document"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
 
 
 class IngestError(Exception):
@@ -83,8 +98,6 @@ class IngestReport:
     error_count: int = 0
     warning_count: int = 0
     sample_issues: list[Issue] = field(default_factory=list)
-    #: First line not read, when a malformed line (an unterminated quote) ended the reading.
-    unread_from: int | None = None
 
 
 def ingest_csv(
@@ -164,9 +177,9 @@ def _stream(
     keep = [c for c in header if c in ALL_COLUMNS or (c in KNOWN_EXTRA_COLUMNS and fixed_date is None)]
     with path.open("rb") as handle:
         reader = ChunkReader(handle, header, chunk_rows)
-        for chunk, lines, malformed in reader:
-            report.rows_read += len(malformed)
-            report.rejected_rows += len(malformed)
+        for chunk, lines, malformed, unreadable in reader:
+            report.rows_read += unreadable
+            report.rejected_rows += unreadable
             blank = chunk[keep].isna().all(axis=1).to_numpy()
             if blank.any():
                 chunk, lines = chunk[~blank].reset_index(drop=True), lines[~blank]
@@ -189,7 +202,6 @@ def _stream(
             report.replaced += stats.replaced
             if progress is not None:
                 progress(report.rows_read, handle.tell())
-        report.unread_from = reader.unread_from
     report.snapshot_dates = (fixed_date,) if fixed_date else tuple(sorted(dates))
     report.snapshot_date = report.snapshot_dates[-1] if report.snapshot_dates else None
 
@@ -242,15 +254,37 @@ def _read_header(path: Path) -> list[str]:
     if not first.strip():
         what = "is empty" if not first else "starts with a blank line"
         raise IngestError(f"{path} {what}: expected a CSV header line, then data rows")
+    _require_text(path, first)
     text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-    return [name.strip() for name in next(csv.reader([text]))]
+    try:
+        return [name.strip() for name in next(csv.reader([text]))]
+    except csv.Error as exc:
+        raise IngestError(f"{path}: cannot read the header line as CSV ({exc})") from exc
+
+
+def _require_text(path: Path, first: bytes) -> None:
+    """IngestError when the first line is binary data rather than UTF-8 CSV text."""
+    kind = next((name for magic, name in _BINARY_KINDS if first.startswith(magic)), None)
+    sample = first[:4096]
+    if kind is None and b"\x00" in sample:
+        kind = "binary data (NUL bytes)"
+    if kind is None:
+        text = sample.decode("utf-8", errors="replace")
+        odd = sum(ch == "\ufffd" or (ch < " " and ch not in "\t\r\n") for ch in text)
+        if odd > max(8, len(text) // 20):
+            kind = "binary data (bytes that are neither UTF-8 text nor CSV)"
+    if kind is not None:
+        raise IngestError(
+            f"{path} is not a CSV text file: it looks like {kind}; expected UTF-8 comma-separated "
+            "text whose first line is a header naming the contract columns"
+        )
 
 
 def _require_employees_table(engine: sa.Engine) -> None:
     try:
         present = sa.inspect(engine).has_table("employees")
     except sa.exc.SQLAlchemyError as exc:
-        raise IngestError(f"cannot reach the app database: {exc}") from exc
+        raise IngestError(f"cannot reach the app database: {short_error(exc)}") from exc
     if not present:
         url = engine.url.render_as_string(hide_password=True)
         raise IngestError(f"the employees table does not exist in {url}: run `attrition db upgrade` first")
@@ -278,10 +312,10 @@ class _IssueWriter:
         self._csv.writerows(
             (
                 "" if i.row is None else i.row,
-                i.column or "",
+                neutralise_cell(i.column or ""),
                 i.severity,
-                i.reason,
-                "" if i.value is None else i.value,
+                neutralise_cell(_clip(i.reason, _MAX_REASON_CHARS)),
+                "" if i.value is None else neutralise_cell(_clip(i.value, MAX_SHOWN_CHARS)),
             )
             for i in issues
         )
@@ -291,6 +325,11 @@ class _IssueWriter:
         room = SAMPLE_ISSUES - len(self.report.sample_issues)
         if room > 0:
             self.report.sample_issues.extend(issues[:room])
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was (a stray quote's huge field)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _open_report(source: Path, reports_dir: Path | None) -> tuple[IO[str], Path]:
@@ -315,7 +354,7 @@ def summary_lines(report: IngestReport) -> list[str]:
     for issue in report.sample_issues:
         where = "file" if issue.row is None else f"line {issue.row}"
         column = f", {issue.column}" if issue.column else ""
-        lines.append(f"{issue.severity:<7} {where}{column}: {issue.reason}")
+        lines.append(f"{issue.severity:<7} {where}{column}: {_clip(issue.reason, _MAX_REASON_CHARS)}")
     more = report.error_count + report.warning_count - len(report.sample_issues)
     if more > 0:
         lines.append(f"... and {more:,} more issues in the report")
@@ -340,6 +379,4 @@ def summary_lines(report: IngestReport) -> list[str]:
     if report.replaced:
         rows = "1 row" if report.replaced == 1 else f"{report.replaced:,} rows"
         lines.append(f"{rows} differing from the stored snapshot replaced with the file's values")
-    if report.unread_from is not None:
-        lines.append(f"malformed CSV: the rest of the file from line {report.unread_from:,} was not read")
     return lines

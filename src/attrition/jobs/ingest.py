@@ -1,7 +1,8 @@
 """Validate an HRIS export and store its good rows in the employees table.
 
 Exit codes: 0 all rows stored or already present (warnings allowed); 1 some rows
-rejected, the good ones stored; 2 nothing ingested (unreadable file, database failure).
+rejected or lines unreadable (a stray quote), the good ones stored; 2 nothing ingested
+(unreadable, empty or binary file, no header, database failure).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from attrition.config import Settings
 from attrition.data.ingest import IngestError, IngestReport, ingest_csv, summary_lines
 from attrition.db.engine import get_engine
+from attrition.errors import database_error
 from attrition.jobs.base import Outcome, Progress
 
 
@@ -53,7 +55,8 @@ def ingest(settings: Settings, request: IngestRequest, progress: Progress | None
         where = f"\nissues report: {exc.issues_path}" if exc.issues_path else ""
         return IngestOutcome(exit_code=2, error=f"{exc}{where}", issues_path=exc.issues_path)
     except SQLAlchemyError as exc:
-        error = f"{exc}\nrows stored before it are kept; re-running is safe"
+        stored = database_error(exc, settings.db_url, "storing the rows")
+        error = f"{stored}\nrows stored before it are kept; re-running is safe"
         return IngestOutcome(exit_code=2, error=error, database_failed=True)
     return IngestOutcome(
         exit_code=1 if report.rejected_rows else 0, report=report, summary=summary_lines(report)

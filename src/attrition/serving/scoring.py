@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from attrition.config import HIGH_RISK_BANDS, RISK_BAND_NAMES, PredictionSource, Settings
+from attrition.data.csv_safety import neutralise_frame
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine, refresh_statistics
 from attrition.db.models import Prediction, latest_scores
@@ -313,7 +314,9 @@ class _OutputWriter:
                 self._writer = pq.ParquetWriter(self.tmp, table.schema)
             self._writer.write_table(table)
         else:
-            frame.to_csv(self.tmp, mode="a" if self._started else "w", header=not self._started, index=False)
+            neutralise_frame(frame).to_csv(
+                self.tmp, mode="a" if self._started else "w", header=not self._started, index=False
+            )
         self._started = True
 
     def close(self) -> None:
