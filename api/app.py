@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api import errors
-from api.auth import API_KEY_HEADER, KeyVerifier, RateLimiter, UserVerifier
+from api.auth import API_KEY_HEADER, FailedAuthLimiter, KeyVerifier, RateLimiter, UserVerifier
 from api.deps import AppContext, reject_unknown_query
 from api.lifecycle import ModelHolder
 from api.limits import RequestLimitsMiddleware
@@ -63,12 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     serving = settings.serving
     engine = create_db_engine(settings.db_url, connect_timeout=settings.database_connect_timeout_seconds)
-    log = PredictionLog(
-        engine,
-        max_entries=serving.log_queue_max,
-        batch_size=serving.log_batch_size,
-        flush_interval=serving.log_flush_interval_seconds,
-    ).start()
+    log = PredictionLog.from_settings(engine, settings).start()  # spills to disk while the DB is down
     tokens = TokenSigner.from_settings(serving)
     holder = ModelHolder(settings)
     await asyncio.to_thread(holder.load)
@@ -82,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics=metrics,
         keys=KeyVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
         limiter=RateLimiter(serving.rate_limit_per_minute),
+        auth_failures=FailedAuthLimiter(serving.auth_failures_per_minute),
         tokens=tokens,
         users=UserVerifier(engine, serving.api_key_cache_seconds, settings.database_connect_timeout_seconds),
         score_jobs=JobRunner(

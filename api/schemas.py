@@ -371,6 +371,11 @@ class LoggedPrediction(LoggedScore):
 
     employee_number: int | None
     inputs: dict[str, Any]
+    caller: str | None = Field(
+        None,
+        description="Who asked: the API key name, or user:<name> for a person; shown to admins only "
+        "(null for other roles, batch runs and predictions logged before this field existed)",
+    )
 
 
 class PredictionPage(BaseModel):

@@ -10,7 +10,7 @@ from api.deps import Context, PredictorRole
 from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, BODY_ERRORS, database, errors
 from api.schemas import FeedbackRequest, FeedbackResponse, FieldIssue
-from attrition.db.repositories import get_prediction, insert_outcome, record_audit
+from attrition.db.repositories import employee_known, get_prediction, record_feedback
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
@@ -37,18 +37,13 @@ def feedback(caller: PredictorRole, ctx: Context, body: FeedbackRequest) -> Feed
         raise ApiError(422, "outcome_date is in the future", [issue])
     if body.prediction_id is not None:
         employee = _employee_of(ctx, body.prediction_id, employee)
+    else:
+        assert employee is not None
+        _check_known(ctx, employee)
     assert employee is not None
-    with database("record the outcome"):
-        outcome_id = insert_outcome(
-            ctx.engine,
-            employee,
-            body.left,
-            body.outcome_date,
-            prediction_id=body.prediction_id,
-            source="feedback",
-        )
-        record_audit(
-            ctx.engine, caller.name, "feedback", str(outcome_id), {"prediction_id": body.prediction_id}
+    with database("record the outcome"):  # outcome and audit event: one transaction
+        outcome_id = record_feedback(
+            ctx.engine, caller.name, employee, body.left, body.outcome_date, body.prediction_id
         )
     return FeedbackResponse(
         outcome_id=outcome_id,
@@ -57,6 +52,21 @@ def feedback(caller: PredictorRole, ctx: Context, body: FeedbackRequest) -> Feed
         left=body.left,
         outcome_date=body.outcome_date,
     )
+
+
+def _check_known(ctx: Context, employee: int) -> None:
+    """404 for an employee number in no snapshot, no logged and no waiting prediction."""
+    if ctx.log.knows_employee(employee):
+        return
+    with database("look up the employee"):
+        known = employee_known(ctx.engine, employee)
+    if not known:
+        issue = FieldIssue(
+            field="employee_number",
+            expected="the number of an employee in a stored snapshot or a logged prediction",
+            received=employee,
+        )
+        raise ApiError(404, f"no employee with number {employee} in any snapshot or prediction", [issue])
 
 
 def _employee_of(ctx: Context, prediction_id: str, claimed: int | None) -> int:
@@ -76,6 +86,7 @@ def _employee_of(ctx: Context, prediction_id: str, claimed: int | None) -> int:
         if claimed is None:
             issue = FieldIssue(field="employee_number", expected="the employee's number", received=None)
             raise ApiError(422, "that prediction has no employee number; send employee_number too", [issue])
+        _check_known(ctx, claimed)
         return claimed
     if claimed is not None and claimed != found:
         issue = FieldIssue(

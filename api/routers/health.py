@@ -15,6 +15,7 @@ from api.deps import Context
 from api.lifecycle import ModelHolder
 from api.schemas import Check, ReadyResponse
 from attrition.db.models import Prediction
+from attrition.db.repositories import probe_write
 
 router = APIRouter(tags=["operations"])
 _DB_TIMEOUT = 3.0
@@ -30,22 +31,40 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _probe_database(engine: sa.Engine) -> None:
+def _probe_database(engine: sa.Engine) -> str:
+    """Read the log table, then prove a write goes through (rolled back): a read-only database fails."""
     table = cast(sa.Table, Prediction.__table__)
     with engine.connect() as conn:
         conn.execute(sa.select(table.c.id).limit(1)).first()
+    try:
+        return probe_write(engine)
+    except sa.exc.SQLAlchemyError as error:
+        raise _NotWritable(error) from error
+
+
+class _NotWritable(Exception):
+    """The database answers reads but refuses a write."""
+
+    def __init__(self, error: sa.exc.SQLAlchemyError) -> None:
+        super().__init__(_describe(error))
+
+
+def _describe(error: BaseException) -> str:
+    orig = getattr(error, "orig", None) or error
+    first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}"
 
 
 async def _database_check(ctx: Context) -> Check:
     try:
-        await asyncio.wait_for(asyncio.to_thread(_probe_database, ctx.engine), _DB_TIMEOUT)
+        note = await asyncio.wait_for(asyncio.to_thread(_probe_database, ctx.engine), _DB_TIMEOUT)
     except TimeoutError:
         return Check(ok=False, detail=f"app database did not answer within {_DB_TIMEOUT:.0f} s")
+    except _NotWritable as error:
+        return Check(ok=False, detail=f"app database refuses writes: {error}")
     except sa.exc.SQLAlchemyError as error:
-        orig = getattr(error, "orig", None) or error
-        first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
-        return Check(ok=False, detail=f"app database unreachable: {type(orig).__name__}: {first}")
-    return Check(ok=True, detail="app database reachable")
+        return Check(ok=False, detail=f"app database unreachable: {_describe(error)}")
+    return Check(ok=True, detail=f"app database reachable and {note}")
 
 
 def _champion_check(holder: ModelHolder, interval: float) -> Check:
@@ -79,7 +98,7 @@ def _champion_check(holder: ModelHolder, interval: float) -> Check:
     responses={503: {"model": ReadyResponse, "description": "Not ready; the failing check says why"}},
 )
 async def ready(ctx: Context) -> Any:
-    """200 when a model is loaded and the database answers; else 503.
+    """200 when a model is loaded and the database takes a write (rolled back); else 503.
 
     ``degraded`` (still 200): MLflow unreachable, prediction log writes failing, or the
     version served is not the champion (the champion failed to load; ``champion`` says why).
@@ -95,10 +114,11 @@ async def ready(ctx: Context) -> Any:
         ok=holder.registry_ok,
         detail="champion alias readable" if holder.registry_ok else f"MLflow: {holder.registry_error}",
     )
-    pending = log.depth
+    pending, spilled = log.depth, log.spill.count if log.spill is not None else 0
     log_check = Check(
         ok=log.stats.db_available,
         detail=f"{pending} entries waiting"
+        + (f" ({spilled} kept in the spill file)" if spilled else "")
         + ("" if log.stats.db_available else f"; writes failing: {log.stats.last_error}"),
     )
     champion = _champion_check(holder, ctx.settings.serving.reload_interval_seconds)

@@ -66,7 +66,9 @@ async def predict(
     ctx = context(request)
     rid = request_id(request)
     scored = {"probability": [probability], "label": [label], "risk_band": [band], "top_factors": [factors]}
-    entry = prediction_rows(model.predictor, [values], scored, source="api", request_id=rid)[0]
+    entry = prediction_rows(
+        model.predictor, [values], scored, source="api", request_id=rid, caller=caller.name
+    )[0]
     ctx.log.submit(entry)
     ctx.metrics.predictions.labels(band, "predict").inc()
     return _response(entry, field_warnings(values), factors)
@@ -114,7 +116,9 @@ def predict_batch(
     values = [r.model_dump() for r in batch.records]
     result = model.predictor.predict_frame(pd.DataFrame.from_records(values))
     # The dicts, not the frame: building rows from a frame costs twice as much (to_dict).
-    entries = prediction_rows(model.predictor, values, result, source="api", request_id=request_id(request))
+    entries = prediction_rows(
+        model.predictor, values, result, source="api", request_id=request_id(request), caller=caller.name
+    )
     ctx.log.submit_many(entries)
     for band, count in pd.Series([e["risk_band"] for e in entries]).value_counts().items():
         ctx.metrics.predictions.labels(str(band), "batch").inc(int(count))

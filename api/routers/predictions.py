@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.openapi.models import Example
 
+from api.auth import visible_inputs
 from api.deps import Context, Viewer
 from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, database, errors
@@ -96,7 +97,10 @@ def list_predictions(
         int, Query(ge=0, le=10_000_000, openapi_examples=_example("The second page of 50", 50))
     ] = 0,
 ) -> PredictionPage:
-    """Predictions appear here once the log has written them (within ``serving.log_flush_interval_seconds``)."""
+    """Predictions appear here once the log has written them (within ``serving.log_flush_interval_seconds``).
+
+    ``caller`` (who asked) is filled for admins only.
+    """
     window = _naive_utc({"since": since, "until": until})
     with database("read the prediction log"):
         rows, total = query_predictions(
@@ -110,5 +114,9 @@ def list_predictions(
             limit=limit,
             offset=offset,
         )
-    items = [LoggedPrediction.model_validate(row) for row in rows]
+    admin = caller.role == "admin"  # who asked is shown to admins only
+    items = [
+        LoggedPrediction.model_validate(row | ({} if admin else {"caller": None}))
+        for row in visible_inputs(caller, rows)
+    ]
     return PredictionPage(items=items, total=total, limit=limit, offset=offset)

@@ -18,6 +18,13 @@ bound on waiting for a pooled connection. A timeout already given in the URL win
 * SQL Server over ODBC (``mssql+pyodbc``): pyodbc's ``timeout`` (ODBC login
   timeout), unless the URL sets ``LoginTimeout`` / ``Connect Timeout``.
 * MySQL through pymysql / mysqlclient: ``connect_timeout``.
+
+A connection that can no longer write must not stay in the pool: ``pool_pre_ping``
+replaces connections the server dropped, and ``handle_error`` treats the errors of a
+connection that went read-only as a disconnect, so the pool is emptied and the next
+checkout connects afresh. (SQLite opens a file it cannot write read-only, silently,
+and that connection stays read-only after the file is writable again; a PostgreSQL
+standby or a MariaDB server in ``read_only`` refuses writes on the session.)
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import event
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -42,6 +50,14 @@ DEFAULT_CONNECT_TIMEOUT = 5.0
 _TCP_USER_TIMEOUT_MIN = 10
 _ODBC_CONNECT_TIMEOUT_KEYS = {"conn_timeout", "connecttimeout", "connect_timeout"}
 _MSSQL_LOGIN_TIMEOUT_KEYS = {"logintimeout", "login timeout", "connect timeout", "connection timeout"}
+#: Error texts of a connection that cannot write any more (lower case); the pool drops it.
+_STALE_CONNECTION_ERRORS = (
+    "attempt to write a readonly database",  # SQLite: opened while the file was read-only
+    "unable to open database file",  # SQLite: the journal cannot be created
+    "disk i/o error",  # SQLite
+    "read-only transaction",  # PostgreSQL: a standby (after a fail-over) or read-only session
+    "--read-only option",  # MySQL / MariaDB 1290: the server runs read_only
+)
 
 
 def create_db_engine(url: str, *, connect_timeout: float | None = None) -> sa.Engine:
@@ -56,13 +72,28 @@ def create_db_engine(url: str, *, connect_timeout: float | None = None) -> sa.En
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        return sa.create_engine(parsed, **kwargs)
+        return _invalidating(sa.create_engine(parsed, **kwargs))
     timeout = _connect_timeout() if connect_timeout is None else float(connect_timeout)
     parsed, connect_args = server_timeouts(parsed, timeout)
     kwargs["pool_timeout"] = timeout
     if connect_args:
         kwargs["connect_args"] = connect_args
-    return sa.create_engine(parsed, **kwargs)
+    return _invalidating(sa.create_engine(parsed, **kwargs))
+
+
+def _invalidating(engine: sa.Engine) -> sa.Engine:
+    """``engine``, treating the errors of a connection that can no longer write as a disconnect."""
+    event.listen(engine, "handle_error", _mark_stale)
+    return engine
+
+
+def _mark_stale(context: ExceptionContext) -> None:
+    """A disconnect invalidates the pool: connections opened during a read-only spell are dropped."""
+    if context.is_disconnect:
+        return
+    text = str(context.original_exception).lower()
+    if any(marker in text for marker in _STALE_CONNECTION_ERRORS):
+        context.is_disconnect = True
 
 
 def server_timeouts(url: URL, seconds: float) -> tuple[URL, dict[str, object]]:

@@ -97,6 +97,8 @@ class Prediction(Base):
     top_factors: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     source: Mapped[str] = mapped_column(sa.String(16), index=True)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The API key name or user name that asked (None for batch runs and rows before 0005).
+    caller: Mapped[str | None] = mapped_column(sa.String(128))
 
 
 class Outcome(Base):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from attrition.db import data_versions
 from attrition.db import latest_scores as latest
 from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
+from attrition.db.models import data_versions as data_versions_table
 from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, SNAPSHOT_DATE
 
 _PREDICTIONS = cast(sa.Table, Prediction.__table__)
@@ -335,6 +337,16 @@ def get_prediction(engine: sa.Engine, prediction_id: str) -> dict[str, Any] | No
     return row_by_key(engine, _PREDICTIONS.c.prediction_id, prediction_id)
 
 
+def stored_prediction_ids(engine: sa.Engine, prediction_ids: Sequence[str]) -> set[str]:
+    """Those of ``prediction_ids`` already in the log (a replay skips them)."""
+    found: set[str] = set()
+    column = _PREDICTIONS.c.prediction_id
+    with engine.connect() as conn:
+        for chunk in _chunks(list(prediction_ids), _CHUNK):
+            found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
+    return found
+
+
 def row_by_key(engine: sa.Engine, key: sa.Column[Any], value: Any) -> dict[str, Any] | None:
     """The row of ``key``'s table whose ``key`` is ``value``, as a dict, or None."""
     with engine.connect() as conn:
@@ -383,6 +395,37 @@ def insert_outcome(
     source: str = "feedback",
 ) -> int:
     """Record what actually happened to an employee; returns the outcome id."""
+    with engine.begin() as conn:
+        return _insert_outcome(conn, employee_number, left, outcome_date, prediction_id, source)
+
+
+def record_feedback(
+    engine: sa.Engine,
+    actor: str,
+    employee_number: int,
+    left: bool,
+    outcome_date: dt.date,
+    prediction_id: str | None = None,
+) -> int:
+    """An outcome and its audit event in one transaction: both are stored or neither.
+
+    A failure anywhere stores nothing, so the client's retry after an error answer
+    cannot leave two outcomes (or an outcome nobody audited).
+    """
+    with engine.begin() as conn:
+        outcome_id = _insert_outcome(conn, employee_number, left, outcome_date, prediction_id, "feedback")
+        _insert_audit(conn, actor, "feedback", str(outcome_id), {"prediction_id": prediction_id})
+    return outcome_id
+
+
+def _insert_outcome(
+    conn: sa.Connection,
+    employee_number: int,
+    left: bool,
+    outcome_date: dt.date,
+    prediction_id: str | None,
+    source: str,
+) -> int:
     values = {
         "employee_number": employee_number,
         "left": left,
@@ -391,11 +434,20 @@ def insert_outcome(
         "source": source,
         "recorded_at": utcnow(),
     }
-    with engine.begin() as conn:
-        result = conn.execute(_OUTCOMES.insert().values(**values))
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+    result = conn.execute(_OUTCOMES.insert().values(**values))
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def employee_known(engine: sa.Engine, employee_number: int) -> bool:
+    """Is ``employee_number`` in any stored snapshot or any logged prediction?"""
+    in_snapshots = sa.select(employees.c[ID_COLUMN]).where(employees.c[ID_COLUMN] == employee_number)
+    predicted = sa.select(_PREDICTIONS.c.id).where(_PREDICTIONS.c.employee_number == employee_number)
+    with engine.connect() as conn:
+        if conn.execute(in_snapshots.limit(1)).first() is not None:
+            return True
+        return conn.execute(predicted.limit(1)).first() is not None
 
 
 def outcomes_frame(engine: sa.Engine, since: dt.date | None = None) -> pd.DataFrame:
@@ -419,6 +471,13 @@ def record_audit(
     engine: sa.Engine, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None = None
 ) -> None:
     """Append an audit event (alias moves, key changes, reloads)."""
+    with engine.begin() as conn:
+        _insert_audit(conn, actor, action, subject, detail)
+
+
+def _insert_audit(
+    conn: sa.Connection, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None
+) -> None:
     values = {
         "at": utcnow(),
         "actor": actor[:128],
@@ -426,8 +485,7 @@ def record_audit(
         "subject": subject[:255],
         "detail": dict(detail) if detail else None,
     }
-    with engine.begin() as conn:
-        conn.execute(_AUDIT.insert().values(**values))
+    conn.execute(_AUDIT.insert().values(**values))
 
 
 def list_audit(engine: sa.Engine, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -438,3 +496,38 @@ def list_audit(engine: sa.Engine, action: str | None = None, limit: int = 100) -
         query = query.where(table.c.action == action)
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
+
+
+# --- readiness -------------------------------------------------------------------------------
+
+#: Seconds SQLite waits for another writer's lock during the write probe (the default is 30 s).
+_PROBE_BUSY_MS = 1000
+
+
+def probe_write(engine: sa.Engine) -> str:
+    """Prove the database takes a write: insert a probe row and roll it back. Returns a note.
+
+    A read-only file, volume, standby or ``read_only`` server fails here, where a
+    ``SELECT`` still answers. The row has a name of its own (no lock on rows other
+    writers touch); on SQLite another writer's lock ("database is locked") means
+    writes are going on, so it counts as writable.
+    """
+    row = {"name": f"probe-{uuid.uuid4().hex[:16]}", "version": 0}
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {_PROBE_BUSY_MS}")
+            conn.rollback()  # end the autobegun transaction: the probe runs in its own
+        try:
+            with conn.begin() as transaction:
+                conn.execute(data_versions_table.insert().values(**row))
+                transaction.rollback()
+        except sa.exc.OperationalError as error:
+            if sqlite and "database is locked" in str(error.orig):
+                return "writable (another write holds the lock)"
+            raise
+        finally:
+            if sqlite and not conn.invalidated:
+                conn.exec_driver_sql("PRAGMA busy_timeout = 30000")
+                conn.rollback()
+    return "writable"

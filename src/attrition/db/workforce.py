@@ -322,7 +322,8 @@ def _ordered(name: str, groups: dict[Any, GroupStats]) -> dict[Any, GroupStats]:
 
 # --- the employee list -----------------------------------------------------------------------
 
-_LIST_EMPLOYEE_COLUMNS = (
+#: The record columns the employee list shows every role (a viewer's view of a record too).
+LIST_EMPLOYEE_COLUMNS = (
     Col.DEPARTMENT,
     Col.JOB_ROLE,
     Col.JOB_LEVEL,
@@ -384,7 +385,7 @@ def employee_page(
     query = base.with_only_columns(
         number,
         e[SNAPSHOT_DATE],
-        *(e[c.value] for c in _LIST_EMPLOYEE_COLUMNS),
+        *(e[c.value] for c in LIST_EMPLOYEE_COLUMNS),
         tenure_band().label("tenure_band"),
         latest.probability,
         latest.risk_band,

@@ -19,9 +19,19 @@ Durability rules:
   retried row by row; a row whose ``prediction_id`` is already stored (a retry
   after a lost commit acknowledgement) is skipped, another bad row is counted
   in ``stats.rejected`` and logged by prediction id only.
+* **Spill** (with ``spill_dir``): while the database is down, the writer moves
+  what waits to an fsynced local file every ``flush_interval`` (before each
+  retry too), so answered predictions survive a shutdown and a crash. When the
+  database takes a write again the spill is replayed first, skipping ids already
+  stored (idempotent), then deleted; a new log adopts the files a dead process
+  left and replays them at start (``prediction_spill``). Past ``spill_max_bytes``
+  new entries are dropped and counted (``stats.dropped``).
 * **Shutdown**: ``close`` stops accepting entries and writes everything that
-  waits; if the database stays down for ``drain_timeout`` seconds the lost count
-  is logged as an error.
+  waits; if the database stays down for ``drain_timeout`` seconds the rest goes
+  to the spill (without one, the lost count is logged as an error).
+* **kill -9** loses at most what is in memory: the predictions answered since the
+  last flush (``flush_interval``), plus, when the database just failed, those
+  answered while the failing write waited for it (at most the connect timeout).
 
 Log lines name prediction ids and counts, never employee attributes. The queue
 is per process: with several API workers each has its own.
@@ -36,16 +46,18 @@ import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from attrition.config import PredictionSource
+from attrition.config import PredictionSource, Settings
 from attrition.db.models import utcnow
-from attrition.db.repositories import get_prediction, insert_predictions
+from attrition.db.repositories import get_prediction, insert_predictions, stored_prediction_ids
 from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
+from attrition.serving.prediction_spill import Spill
 
 if TYPE_CHECKING:
     from attrition.serving.loader import Predictor
@@ -63,13 +75,14 @@ def prediction_rows(
     *,
     source: PredictionSource,
     request_id: str | None,
+    caller: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ``predictions`` rows of scored records, one per record, for a frame or a few dicts.
 
     ``scored`` holds ``probability``, ``label``, ``risk_band`` and optionally
     ``top_factors`` per record (``Predictor.predict_frame``'s columns). ``inputs`` are
     the record's contract columns (no outcome); ``created_at`` is now, when it was
-    predicted, not when the log gets to write it.
+    predicted, not when the log gets to write it; ``caller`` who asked (key or user name).
     """
     inputs, numbers, snapshots = _record_columns(records)
     factors = _values(scored["top_factors"]) if "top_factors" in scored else [None] * len(inputs)
@@ -95,6 +108,7 @@ def prediction_rows(
             "top_factors": top,
             "source": source,
             "request_id": request_id,
+            "caller": caller[:128] if caller else None,
         }
         for number, snapshot, record, probability, label, band, top in zip(
             numbers,
@@ -135,6 +149,8 @@ class LogStats:
     rejected: int = 0
     duplicates: int = 0
     failed_flushes: int = 0
+    spilled: int = 0
+    replayed: int = 0
     last_error: str | None = None
     db_available: bool = True
 
@@ -151,6 +167,8 @@ class PredictionLog:
         flush_interval: float = 0.5,
         max_backoff: float = 5.0,
         drain_timeout: float = 10.0,
+        spill_dir: Path | None = None,
+        spill_max_bytes: int = 200_000_000,
     ) -> None:
         if max_entries < 1 or batch_size < 1:
             raise ValueError("max_entries and batch_size must be at least 1")
@@ -166,12 +184,30 @@ class PredictionLog:
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self.spill = Spill(spill_dir, spill_max_bytes) if spill_dir is not None else None
+        self._retry_at = 0.0  # while down: monotonic time of the next write attempt
+
+    @classmethod
+    def from_settings(cls, engine: sa.Engine, settings: Settings) -> PredictionLog:
+        """The API's log: sizes, flush interval and spill directory from ``settings.serving``."""
+        serving = settings.serving
+        return cls(
+            engine,
+            max_entries=serving.log_queue_max,
+            batch_size=serving.log_batch_size,
+            flush_interval=serving.log_flush_interval_seconds,
+            spill_dir=serving.log_spill_dir or settings.data_dir / "prediction_spill",
+            spill_max_bytes=serving.log_spill_max_bytes,
+        )
 
     # -- producer side -------------------------------------------------------------
 
     def start(self) -> PredictionLog:
-        """Start the writer thread (idempotent)."""
+        """Adopt the spill files a dead process left, start the writer thread (idempotent)."""
         if self._thread is None:
+            if self.spill is not None:
+                with self._cond:
+                    self.spill.adopt()
             self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
             self._thread.start()
         return self
@@ -193,17 +229,32 @@ class PredictionLog:
 
     @property
     def depth(self) -> int:
-        """Entries not yet written (waiting + being written)."""
+        """Entries not yet written (waiting + being written + spilled)."""
         with self._cond:
-            return len(self._queue) + len(self._inflight)
+            return len(self._queue) + len(self._inflight) + self._spilled()
+
+    def _spilled(self) -> int:
+        return self.spill.count if self.spill is not None else 0
 
     def find_pending(self, prediction_id: str) -> Entry | None:
-        """An entry still waiting to be written, by prediction id (feedback right after predict)."""
+        """An entry still waiting to be written, by prediction id (feedback right after predict).
+
+        A spilled entry comes back as its id and employee number only.
+        """
         with self._cond:
             for entry in (*self._inflight, *self._queue):
                 if entry.get("prediction_id") == prediction_id:
                     return entry
+            if self.spill is not None and prediction_id in self.spill.ids:
+                return {"prediction_id": prediction_id, "employee_number": self.spill.ids[prediction_id]}
         return None
+
+    def knows_employee(self, employee_number: int) -> bool:
+        """Does an entry not yet written (waiting or spilled) score ``employee_number``?"""
+        with self._cond:
+            if any(e.get("employee_number") == employee_number for e in (*self._inflight, *self._queue)):
+                return True
+            return self.spill is not None and employee_number in self.spill.ids.values()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written; False on timeout (database down)."""
@@ -228,7 +279,18 @@ class PredictionLog:
             self._thread = None
         else:
             self._drain_inline()
-        lost = self.depth
+        with self._cond:
+            self._spill_queue()
+            kept, lost = self._spilled(), len(self._queue) + len(self._inflight)
+            if self.spill is not None:
+                self.spill.close()
+        if kept:
+            logger.warning(
+                "prediction log closed with %d entries in the spill (database unavailable: %s); "
+                "they are written at the next start",
+                kept,
+                self.stats.last_error,
+            )
         if lost:
             logger.error(
                 "prediction log closed with %d entries unwritten (database unavailable: %s)",
@@ -271,29 +333,92 @@ class PredictionLog:
         deadline: float | None = None
         while True:
             with self._cond:
-                if backoff:
-                    self._cond.wait(timeout=backoff)
-                elif not self._closing and len(self._queue) < self.batch_size:
+                if self._closing:
+                    pass  # drain without waiting
+                elif not self.stats.db_available:  # spill every interval; retry on the back-off
+                    self._cond.wait(
+                        timeout=min(self.flush_interval, max(0.0, self._retry_at - time.monotonic()))
+                    )
+                elif len(self._queue) < self.batch_size and not self._spilled():
                     self._cond.wait(timeout=self.flush_interval)
-                closing, empty = self._closing, not self._queue
+                closing, empty = self._closing, not self._queue and not self._spilled()
             if closing and deadline is None:
                 deadline = time.monotonic() + self.drain_timeout
             if empty:
                 if closing:
                     return
                 continue
-            if self._flush_once():
+            if not self.stats.db_available:
+                with self._cond:
+                    self._spill_queue()  # durable before the (possibly slow) next attempt
+                if time.monotonic() < self._retry_at and not closing:
+                    continue
+            if self._replay() and self._flush_once():
                 backoff = 0.0
             else:
                 backoff = min(max(2 * backoff, 0.1), self.max_backoff)
+                self._retry_at = time.monotonic() + backoff
+                with self._cond:
+                    self._spill_queue()
                 if deadline is not None and time.monotonic() >= deadline:
                     return
+                if deadline is not None:  # closing: no wait above, so pace the attempts here
+                    time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
 
     def _drain_inline(self) -> None:
         deadline = time.monotonic() + self.drain_timeout
-        while self._queue and time.monotonic() < deadline:
-            if not self._flush_once():
+        if self.spill is not None:
+            self.spill.adopt()
+        while (self._queue or self._spilled()) and time.monotonic() < deadline:
+            if not (self._replay() and self._flush_once()):
                 time.sleep(0.1)
+
+    def _spill_queue(self) -> None:
+        """Move what waits to the spill (with the lock held); entries past its bound are dropped."""
+        if self.spill is None or not self._queue:
+            return
+        waiting = list(self._queue)
+        try:
+            kept = self.spill.append(waiting)
+        except OSError as error:  # a full or failing disk: they stay in memory
+            logger.error("cannot spill %d predictions (%s); they wait in memory", len(waiting), error)
+            return
+        self._queue.clear()
+        self.stats.spilled += kept
+        refused = len(waiting) - kept
+        if refused:
+            first = (
+                self.stats.dropped == 0
+                or self.stats.dropped // 1000 != (self.stats.dropped + refused) // 1000
+            )
+            self.stats.dropped += refused
+            if first:
+                logger.error(
+                    "prediction spill full (%d bytes): dropping %d new predictions, %d dropped so far",
+                    self.spill.max_bytes,
+                    refused,
+                    self.stats.dropped,
+                )
+
+    def _replay(self) -> bool:
+        """Write the spilled entries (skipping those already stored), then delete the spill."""
+        if self.spill is None or not self.spill.count:
+            return True
+        try:
+            for batch in self.spill.batches(self.batch_size):
+                stored = stored_prediction_ids(self.engine, [str(e.get("prediction_id")) for e in batch])
+                fresh: list[Entry] = [e for e in batch if str(e.get("prediction_id")) not in stored]
+                self.stats.duplicates += len(batch) - len(fresh)
+                if fresh:
+                    self._write(fresh)
+                    self.stats.replayed += len(fresh)
+        except Exception as error:  # the database failed again: keep the spill, retry later
+            self._mark_down(error)
+            return False
+        self._mark_up()  # before the spill empties: a flush() that sees depth 0 sees the log up
+        with self._cond:
+            self.spill.clear()
+        return True
 
     def _flush_once(self) -> bool:
         """Write one batch; True when the queue moved forward."""
