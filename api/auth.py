@@ -1,4 +1,21 @@
-"""API-key authentication, roles and the per-key rate limit.
+"""API-key authentication, roles, the per-key rate limit and the failed-authentication limit.
+
+Roles are ordered, each with the rights of the ones before it:
+
+==============================  ======  =========  =====
+What                            viewer  predictor  admin
+==============================  ======  =========  =====
+scores, risk bands, factors     yes     yes        yes
+model info, drift, workforce    yes     yes        yes
+stored inputs (raw records)     no      yes        yes
+predict, feedback, score jobs   no      yes        yes
+reload, promote, keys, users    no      no         yes
+==============================  ======  =========  =====
+
+"Stored inputs" are the record a prediction was made from (``inputs`` in
+``GET /v1/predictions``: ``{}`` for a viewer, see ``visible_inputs``) and an employee's
+stored snapshots (``records`` in ``GET /v1/employees/{number}``: a viewer gets only the
+columns the employee list already shows, ``VIEWER_RECORD_COLUMNS``).
 
 Keys are verified against the ``api_keys`` table (``attrition.keys``) and the
 answer is cached for ``serving.api_key_cache_seconds`` (default 5 s): a revoked
@@ -16,6 +33,17 @@ Rate limit: a token bucket per key, ``serving.rate_limit_per_minute`` tokens
 refilled evenly over a minute, burst up to the same number. It lives in the
 process's memory: with N workers a key can make up to N times the limit.
 
+Failed authentication (``FailedAuthLimiter``): every 401 (no key, a wrong or revoked
+key, a bad or expired bearer token, a wrong sign-in password) takes a token from a
+bucket per client address (``AUTH_FAILURES_PER_MINUTE``, burst the same). An address
+with an empty bucket gets 429 with ``Retry-After`` for any credential not already
+proven (a key this process verified within the cache time, a well-signed token), so
+guessing stops and the database is not asked; other addresses are not affected.
+It is per process, like the rate limit: each worker and each replica counts on its
+own, so N of them allow up to N times the limit. The address is the TCP peer, or
+the one a trusted proxy forwards (uvicorn's ``--forwarded-allow-ips``, loopback by
+default): behind a proxy that does not forward it, all clients share one bucket.
+
 People sign in for a bearer token (``api.tokens``); ``UserVerifier`` checks a
 token's user against the ``users`` table with the same cache and outage rules
 (a disabled user, or one whose password was reset, is refused within
@@ -30,16 +58,26 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from api.errors import ApiError
+from attrition.db.workforce import LIST_EMPLOYEE_COLUMNS
 from attrition.keys import hash_key, prefix_of, role_allows, verify_key
+from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 from attrition.users import find_user
 
 API_KEY_HEADER = "X-API-Key"
 _MAX_CACHED = 10_000
 _LOOKUP_THREADS = 4
+#: Failed authentications allowed per client address and minute (and as a burst), per process.
+AUTH_FAILURES_PER_MINUTE = 30
+_MAX_ADDRESSES = 50_000
+#: The least role that sees stored inputs (raw records).
+INPUTS_ROLE = "predictor"
+#: What a viewer sees of an employee's stored record: what the employee list shows everyone.
+VIEWER_RECORD_COLUMNS: tuple[str, ...] = (ID_COLUMN, SNAPSHOT_DATE, *LIST_EMPLOYEE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -198,10 +236,76 @@ class RateLimiter:
     def check(self, caller: Caller) -> None:
         wait = self.take(caller.name)
         if wait > 0:
-            seconds = max(1, math.ceil(wait))
-            raise ApiError(
-                429,
-                f"rate limit of {int(self.capacity)} requests per minute exceeded for {caller.label}; "
-                f"retry in {seconds} s",
-                headers={"Retry-After": str(seconds)},
+            too_many(
+                wait, f"rate limit of {int(self.capacity)} requests per minute exceeded for {caller.label}"
             )
+
+
+def sees_inputs(caller: Caller) -> bool:
+    """Whether ``caller`` may read stored inputs (see the role matrix above)."""
+    return role_allows(caller.role, INPUTS_ROLE)
+
+
+def visible_inputs(caller: Caller, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Logged-prediction rows as ``caller`` may see them: ``inputs`` emptied for a viewer."""
+    if sees_inputs(caller):
+        return rows
+    return [{**row, "inputs": {}} for row in rows]
+
+
+def visible_records(caller: Caller, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An employee's stored records as ``caller`` may see them: ``VIEWER_RECORD_COLUMNS`` for a viewer."""
+    if sees_inputs(caller):
+        return records
+    return [{c: record[c] for c in VIEWER_RECORD_COLUMNS if c in record} for record in records]
+
+
+class FailedAuthLimiter:
+    """Token bucket of failed authentications per client address (in-process; see the module docstring)."""
+
+    def __init__(self, per_minute: int = AUTH_FAILURES_PER_MINUTE) -> None:
+        self.capacity = float(max(1, per_minute))
+        self.rate = self.capacity / 60.0
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _tokens(self, address: str, now: float) -> float:
+        tokens, last = self._buckets.get(address, (self.capacity, now))
+        return min(self.capacity, tokens + (now - last) * self.rate)
+
+    def wait(self, address: str) -> float:
+        """0 when ``address`` may try to authenticate, else seconds until it may."""
+        with self._lock:
+            tokens = self._tokens(address, time.monotonic())
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
+    def failed(self, address: str) -> None:
+        """Count one failed authentication from ``address``."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._buckets) >= _MAX_ADDRESSES:
+                self._forget_full(now)
+            self._buckets[address] = (max(0.0, self._tokens(address, now) - 1.0), now)
+
+    def _forget_full(self, now: float) -> None:
+        """Drop addresses whose bucket has refilled (they would start full anyway)."""
+        self._buckets = {a: b for a, b in self._buckets.items() if self._tokens(a, now) < self.capacity}
+        if len(self._buckets) >= _MAX_ADDRESSES:  # all still counting: keep memory bounded
+            self._buckets.clear()
+
+    def check(self, address: str) -> None:
+        """429 with ``Retry-After`` while ``address`` is over the limit."""
+        wait = self.wait(address)
+        if wait > 0:
+            too_many(
+                wait,
+                f"too many failed authentications from this address (limit {int(self.capacity)} per minute)",
+                "with a valid API key or sign-in token",
+            )
+
+
+def too_many(wait: float, why: str, how: str = "") -> None:
+    """429 with ``Retry-After``: ``why``; retry in N s ``how``."""
+    seconds = max(1, math.ceil(wait))
+    retry = f"retry in {seconds} s {how}".rstrip()
+    raise ApiError(429, f"{why}; {retry}", headers={"Retry-After": str(seconds)})

@@ -4,7 +4,8 @@ All are ``async def``: they never block, and FastAPI would run a plain ``def``
 dependency in the thread pool (a thread hop per dependency per request).
 
 ``Viewer``/``PredictorRole``/``Admin`` authenticate the ``X-API-Key`` header or
-an ``Authorization: Bearer`` sign-in token (one of them, not both), check the
+an ``Authorization: Bearer`` sign-in token (one of them, not both), count a
+failure against the client address (``api.auth.FailedAuthLimiter``), check the
 role and take a rate-limit token; ``Model`` is the serving model or a
 503 telling the operator what to do. (Content type and body size are checked
 before routing, in ``api.limits``.)
@@ -12,7 +13,7 @@ before routing, in ``api.limits``.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import sqlalchemy as sa
@@ -22,7 +23,16 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import API_KEY_HEADER, Caller, KeyVerifier, RateLimiter, UserVerifier, authorize, check_key
+from api.auth import (
+    API_KEY_HEADER,
+    Caller,
+    FailedAuthLimiter,
+    KeyVerifier,
+    RateLimiter,
+    UserVerifier,
+    authorize,
+    check_key,
+)
 from api.errors import ApiError
 from api.lifecycle import LoadedModel, ModelHolder
 from api.metrics import ApiMetrics
@@ -49,6 +59,7 @@ class AppContext:
     users: UserVerifier
     score_jobs: JobRunner
     workforce: WorkforceCache
+    auth_failures: FailedAuthLimiter = field(default_factory=FailedAuthLimiter)
 
 
 def context(request: Request) -> AppContext:
@@ -83,20 +94,54 @@ async def _cached_or_lookup(verifier: KeyVerifier, credential: str) -> Caller | 
     return caller
 
 
+def client_address(request: Request) -> str:
+    """The client's address, as uvicorn gives it (the forwarded one behind a trusted proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _token_refused(message: str) -> ApiError:
     return ApiError(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def _token_caller(ctx: AppContext, token: str) -> Caller:
+async def _token_caller(ctx: AppContext, token: str, address: str) -> Caller:
     claims = ctx.tokens.read(token)
     if claims is None:
+        ctx.auth_failures.check(address)
         raise _token_refused(f"invalid or expired sign-in token: sign in again at POST {TOKEN_URL}")
+    # Well signed: not a guess, so looked up even while the address is over the failure limit.
     caller = await _cached_or_lookup(ctx.users, UserVerifier.credential(claims.name, claims.version))
     if caller is None:
         raise _token_refused(
             f"sign-in token no longer valid (user disabled or password reset): sign in again at POST {TOKEN_URL}"
         )
     return caller
+
+
+async def _key_caller(ctx: AppContext, key: str | None, address: str) -> Caller:
+    if key:
+        fresh, caller = ctx.keys.cached(key)
+        if fresh and caller is not None:  # verified moments ago: served even while over the limit
+            return caller
+    ctx.auth_failures.check(address)
+    caller = await _cached_or_lookup(ctx.keys, check_key(key))
+    if caller is None:
+        raise ApiError(401, "invalid or revoked API key", headers={"WWW-Authenticate": API_KEY_HEADER})
+    return caller
+
+
+async def authenticate(ctx: AppContext, key: str | None, token: str | None, address: str) -> Caller:
+    """The caller of a key or token; every 401 counts against ``address`` (429 once over the limit)."""
+    try:
+        if token and key:
+            ctx.auth_failures.check(address)
+            raise ApiError(401, f"send either the {API_KEY_HEADER} header or a bearer token, not both")
+        if token:
+            return await _token_caller(ctx, token, address)
+        return await _key_caller(ctx, key, address)
+    except ApiError as exc:
+        if exc.status_code == 401:
+            ctx.auth_failures.failed(address)
+        raise
 
 
 def require(role: str) -> object:
@@ -108,13 +153,7 @@ def require(role: str) -> object:
         token: Annotated[str | None, Security(_bearer)],
     ) -> Caller:
         ctx = context(request)
-        if token and key:
-            raise ApiError(401, f"send either the {API_KEY_HEADER} header or a bearer token, not both")
-        if token:
-            caller: Caller | None = await _token_caller(ctx, token)
-        else:
-            caller = await _cached_or_lookup(ctx.keys, check_key(key))
-        caller = authorize(caller, role)
+        caller = authorize(await authenticate(ctx, key, token, client_address(request)), role)
         ctx.limiter.check(caller)
         return caller
 

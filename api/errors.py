@@ -2,6 +2,9 @@
 
 Validation errors name the field, what the contract expects and what came;
 HTTP errors keep their status and headers (``Retry-After``, ``WWW-Authenticate``);
+text a client sent that is not valid Unicode (a lone UTF-16 surrogate such as
+``"\\ud800"``) is echoed escaped (``\\ud800`` as six characters), so the error
+itself can always be encoded;
 anything unexpected becomes a 500 that names the request id and nothing else:
 the traceback goes to the server log, without the exception message (which
 could quote an employee attribute).
@@ -16,6 +19,7 @@ full message.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _EMPTY_BODY = "request body is empty: send a JSON object (GET /v1/employees/sample returns a valid record)"
 _MAX_RECEIVED = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class ApiError(Exception):
@@ -51,6 +56,49 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+class BodyError(HTTPException):
+    """A problem found while the body is read (``api.limits``): a 422 with field detail.
+
+    An ``HTTPException`` because FastAPI re-raises those from its body read, where any
+    other exception becomes a bare 400.
+    """
+
+    def __init__(self, message: str, issues: Sequence[FieldIssue]) -> None:
+        super().__init__(422, message)
+        self.message = message
+        self.issues = list(issues)
+
+
+_NOT_UNICODE = (
+    "text that is valid Unicode: no lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair)"
+)
+
+
+def surrogate_issues(value: Any, path: tuple[str | int, ...] = ()) -> list[FieldIssue]:
+    """Every place in decoded JSON where a key or a string holds a lone surrogate, named like a field."""
+    if isinstance(value, str):
+        return [_surrogate_issue(path, value)] if has_surrogate(value) else []
+    issues: list[FieldIssue] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if has_surrogate(key):
+                issues.append(_surrogate_issue((*path, key), key, name=True))
+            issues += surrogate_issues(item, (*path, key))
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            issues += surrogate_issues(item, (*path, position))
+    return issues
+
+
+def _surrogate_issue(path: tuple[str | int, ...], text: str, name: bool = False) -> FieldIssue:
+    index = None
+    if len(path) >= 2 and path[0] == "records" and isinstance(path[1], int):
+        index, path = path[1], path[2:]
+    field = safe_text(".".join(str(part) for part in path)) or None
+    expected = ("a field name in " if name else "") + _NOT_UNICODE
+    return FieldIssue(field=field, index=index, expected=expected, received=_clip(text))
+
+
 def request_id(request: Request) -> str | None:
     value = request.scope.get("request_id")
     return str(value) if value else None
@@ -64,7 +112,30 @@ def error_response(
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorResponse(error=message, detail=list(detail), request_id=request_id(request))
-    return JSONResponse(body.model_dump(mode="json"), status_code=status_code, headers=dict(headers or {}))
+    content = encodable(body.model_dump(mode="json"))
+    return JSONResponse(content, status_code=status_code, headers=dict(headers or {}))
+
+
+def safe_text(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``): always UTF-8 encodable."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def has_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+def encodable(value: Any) -> Any:
+    """``value`` (JSON-like) with every string, keys included, made safe by ``safe_text``."""
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(v) for v in value]
+    return value
 
 
 def validation_issues(errors: Sequence[Mapping[str, Any]]) -> list[FieldIssue]:
@@ -114,7 +185,7 @@ def _clip(value: Any) -> Any:
         return value
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    text = value if isinstance(value, str) else repr(value)
+    text = safe_text(value if isinstance(value, str) else repr(value))
     return text if len(text) <= _MAX_RECEIVED else text[:_MAX_RECEIVED] + "..."
 
 
@@ -135,6 +206,11 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     at = f" (records {', '.join(map(str, records[:20]))})" if records else ""
     message = f"request validation failed: {len(issues)} problem(s){where}{at}"
     return error_response(request, 422, message, issues)
+
+
+async def _on_body_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BodyError)
+    return error_response(request, exc.status_code, exc.message, exc.issues)
 
 
 async def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
@@ -222,6 +298,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(HTTPException, _on_http)
+    app.add_exception_handler(BodyError, _on_body_error)
     # Only reached if an exception escapes every middleware (a bug in one of them).
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(UnexpectedErrorMiddleware)

@@ -1,5 +1,11 @@
-"""Request body checks before routing (pure ASGI), answered as the API's JSON errors.
+"""Request checks before routing (pure ASGI), answered as the API's JSON errors.
 
+* Credentials in the URL: a query parameter named like a credential (``api_key``,
+  ``X-API-Key``, ``key``, ``token``, ``access_token``, ...: ``attrition.jobs.serve.CREDENTIAL_PARAMS``;
+  case, ``-`` and ``_`` ignored) is a 400 on every path, telling the caller to use the
+  ``X-API-Key`` header, and the value is never echoed. URLs end up in access logs, proxies
+  and browser history; ``attrition serve api`` also redacts such parameters from the
+  access log (``attrition.jobs.serve``).
 * Content type: a request with a body must send ``application/json`` (or a
   ``+json`` type), else 415. A body-less POST is let through so the handler can
   say "request body is empty" (422). The sign-in form (``FORM_PATHS``) must be
@@ -11,15 +17,26 @@
   ``HTTPException``, which the JSON error handler answers). Upload paths have their own,
   larger limit (``serving.max_upload_bytes``, plus ``MULTIPART_SLACK`` for the form's framing;
   the handler checks the file itself against the exact limit).
+* Unicode: JSON can carry a lone UTF-16 surrogate (``"\\ud800"``), which Python
+  decodes into a string no encoder, database driver or log handler accepts. A JSON
+  body is scanned as it arrives (a byte search: the hot path pays microseconds) and
+  one with a lone surrogate anywhere, value or field name, is a 422 naming the field.
+  Form and multipart bodies cannot carry one (their decoders replace bad bytes).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import BodyError, surrogate_issues
+from attrition.jobs.serve import is_credential_param
 
 TOO_LARGE = "request body too large: the limit is {limit:,} bytes; split the records into smaller requests"
 TOO_LARGE_UPLOAD = "upload too large: the limit is {limit:,} bytes (serving.max_upload_bytes); split the file"
@@ -36,6 +53,10 @@ class RequestLimitsMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        credential = credential_in_query(scope.get("query_string", b""))
+        if credential is not None:
+            await _refuse(400, CREDENTIAL_IN_URL.format(name=credential), scope, receive, send, credential)
             return
         headers = dict(scope.get("headers", ()))
         declared = _int(headers.get(b"content-length"))
@@ -55,14 +76,20 @@ class RequestLimitsMiddleware:
                 await _refuse(415, problem, scope, receive, send)
                 return
         received = 0
+        chunks: list[bytes] | None = [] if _is_json(headers) else None
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                body = message.get("body", b"")
+                received += len(body)
                 if received > limit:
                     raise HTTPException(413, too_large)
+                if chunks is not None:
+                    chunks.append(body)
+                    if not message.get("more_body", False):
+                        check_unicode(b"".join(chunks))
             return message
 
         await self.app(scope, limited_receive, send)
@@ -73,6 +100,34 @@ FORM_PATHS = frozenset({"/v1/auth/token"})
 UPLOAD_PATHS = frozenset({"/v1/score-jobs"})
 _FORM = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    media = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
+
+
+def check_unicode(body: bytes) -> None:
+    """Raise a 422 ``BodyError`` naming every field of a JSON ``body`` that holds a lone surrogate.
+
+    A body that is not valid JSON passes: the route's JSON error names where it breaks.
+    """
+    if _SURROGATE_ESCAPE.search(body) is None:  # no \uD800-\uDFFF escape: nothing to decode
+        return
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return
+    issues = surrogate_issues(decoded)
+    if issues:
+        fields = sorted({i.field for i in issues if i.field})
+        where = f" in {', '.join(fields[:10])}" if fields else ""
+        raise BodyError(
+            f"request body holds text that is not valid Unicode (a lone UTF-16 surrogate){where}", issues
+        )
 
 
 def _content_type_problem(
@@ -98,8 +153,32 @@ def _content_type_problem(
     return f"unsupported Content-Type {media!r}: send the body as application/json"
 
 
-async def _refuse(status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
-    body: dict[str, Any] = {"error": message, "detail": [], "request_id": scope.get("request_id")}
+CREDENTIAL_IN_URL = (
+    "credentials are not accepted in the URL (query parameter {name!r}): send the API key in the "
+    "X-API-Key header, or a sign-in token as Authorization: Bearer <token>. A key sent in a URL may be "
+    "in logs and browser history: revoke it (attrition keys revoke) and create a new one."
+)
+
+
+def credential_in_query(query: bytes) -> str | None:
+    """The first query parameter named like a credential, if any (``None`` for the usual query)."""
+    if not query:
+        return None
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if is_credential_param(name):
+            return name[:64]
+    return None
+
+
+async def _refuse(
+    status: int, message: str, scope: Scope, receive: Receive, send: Send, field: str | None = None
+) -> None:
+    detail = (
+        [{"field": field, "expected": "no credentials in the query string", "received": None, "index": None}]
+        if field
+        else []
+    )
+    body: dict[str, Any] = {"error": message, "detail": detail, "request_id": scope.get("request_id")}
     headers = (
         {"Connection": "close"} if status == 413 else None
     )  # do not read a huge body to keep the connection

@@ -102,10 +102,14 @@ def test_pages_follow_the_api_offsets(ui_world: World, viewer_api: ApiClient) ->
     assert _metric(_ok(app), "Shown") == "1–25"
 
 
-def test_one_predictions_inputs_are_shown_on_demand(ui_world: World, viewer_api: ApiClient) -> None:
-    first = viewer_api.predictions(limit=50)["items"][0]
+def test_one_predictions_inputs_are_shown_on_demand_to_a_predictor(ui_world: World) -> None:
+    anonymous = ApiClient(ui_world.api_url)
+    predictor = ApiClient(ui_world.api_url, anonymous.sign_in(World.user("predictor"), PASSWORD).token)
+    anonymous.close()
+    first = predictor.predictions(limit=50)["items"][0]
+    predictor.close()
 
-    app = _ok(open_app(ui_world.api_url, World.user("viewer"), PAGE))
+    app = _ok(open_app(ui_world.api_url, World.user("predictor"), PAGE))
     app.selectbox("pred_inputs_pick").set_value(first["prediction_id"]).run()
 
     inputs = _frames(_ok(app), "Field")[0]

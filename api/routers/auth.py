@@ -3,8 +3,10 @@
 The OAuth2 password flow as FastAPI documents it (form fields ``username`` and
 ``password``). A wrong name, a wrong password and a disabled user get the same
 401; repeated wrong passwords lock the account for a while (429 with
-``Retry-After``). Every sign-in and failure is in the audit log
-(``attrition.users.sign_in``).
+``Retry-After``). Failures also count against the client address like bad keys
+(``api.auth.FailedAuthLimiter``): an address over that limit gets 429 before any
+password is checked, so one address cannot try many user names. Every sign-in and
+failure is in the audit log (``attrition.users.sign_in``); the password never is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Context
+from api.deps import Context, client_address
 from api.errors import ApiError
 from api.routers._common import database
 from api.schemas import ErrorResponse
@@ -33,7 +35,8 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         413: "Request body over the size limit",
         415: "Body is not application/x-www-form-urlencoded",
         422: "Missing or invalid form fields",
-        429: "Too many failed sign-ins: the account is locked until the time given (see Retry-After)",
+        429: "Too many failed sign-ins: the account is locked until the time given, or this address "
+        "made too many failed attempts (see Retry-After)",
         503: "The app database is unreachable",
     }.items()
 }
@@ -62,11 +65,14 @@ async def issue_token(
     policy = LockoutPolicy(
         serving.sign_in_max_failures, serving.sign_in_window_minutes, serving.sign_in_lock_minutes
     )
-    client = request.client.host if request.client else None
+    client = client_address(request)
+    ctx.auth_failures.check(client)
     with database("check the sign-in"):
         result = await run_in_threadpool(
             sign_in, ctx.engine, form.username, form.password, policy, "api", client
         )
+    if result.user is None:
+        ctx.auth_failures.failed(client)
     if result.locked_until is not None:
         seconds = max(1, math.ceil((result.locked_until - utcnow()).total_seconds()))
         raise ApiError(

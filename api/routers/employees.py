@@ -1,6 +1,8 @@
 """``/v1/employees``: the sample record, a snapshot's employees with their latest score, one employee.
 
 ``/sample`` is declared before ``/{number}``, so it is never taken for an employee number.
+A viewer sees an employee's scores and factors but not the stored record: ``records`` then
+holds only the columns the list shows (``api.auth.VIEWER_RECORD_COLUMNS``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from api.auth import visible_records
 from api.deps import Context, Viewer
 from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, database, errors
@@ -111,10 +114,15 @@ def get_employee(
         ),
     ],
 ) -> Any:
-    """Every stored snapshot of the employee and their newest predictions (any source)."""
+    """Every stored snapshot of the employee and their newest predictions (any source).
+
+    For a viewer, ``records`` has only the columns the employee list shows (employee number,
+    snapshot date, department, job role and level, overtime, years at company, attrition);
+    the predictor role sees the whole record.
+    """
     with database("read the employee"):
         records = employee_records(ctx.engine, number)
         scores = score_history(ctx.engine, number) if records else []
     if not records:
         raise ApiError(404, f"no employee {number} is stored (GET /v1/employees lists them)")
-    return {"employee_number": number, "records": records, "scores": scores}
+    return {"employee_number": number, "records": visible_records(caller, records), "scores": scores}

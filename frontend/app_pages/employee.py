@@ -110,9 +110,12 @@ def _result(score: dict[str, Any], key: str) -> None:
 def _profile(record: dict[str, Any], history: list[dict[str, Any]]) -> None:
     left, right = st.columns([2, 3])
     outcome = {"Yes": "Left", "No": "Stayed"}.get(str(record.get(TARGET)), "Not recorded")
-    rows = [(_label(c), str(record.get(c))) for c in PROFILE] + [("Outcome recorded", outcome)]
+    # A viewer's record holds only the overview columns (the API keeps the rest for predictors).
+    rows = [(_label(c), str(record[c])) for c in PROFILE if c in record] + [("Outcome recorded", outcome)]
     left.markdown("**Profile**")
     left.dataframe(pd.DataFrame(rows, columns=["Field", "Value"]), hide_index=True, key="employee_profile")
+    if any(c not in record for c in PROFILE):
+        left.caption("The full profile (age, pay, travel, ...) needs the predictor role. " + ASK)
     right.markdown("**Score history**")
     source = {"batch": "Batch scoring", "api": "Prediction (API, form or what-if)"}
     columns = {"created_at": "Scored at", "snapshot_date": "Snapshot", "probability": "Probability"}

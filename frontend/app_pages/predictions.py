@@ -125,8 +125,15 @@ def _choice(item: dict[str, Any]) -> str:
     )
 
 
-def _inputs(by_id: dict[str, dict[str, Any]]) -> None:
+def _inputs(by_id: dict[str, dict[str, Any]], role: str) -> None:
     with st.expander("What one prediction was based on", icon=":material/list_alt:"):
+        if not state.allows(role, "predictor"):
+            st.info(
+                f"The input record of a prediction needs the predictor role; you are signed in as {role}. "
+                "Scores, risk bands and factors are shown above.",
+                icon=":material/lock:",
+            )
+            return
         picked = st.selectbox(
             "Prediction",
             list(by_id),
@@ -230,5 +237,5 @@ with p3:
     )
 
 by_id = {item["prediction_id"]: item for item in items}
-_inputs(by_id)
+_inputs(by_id, session.role)
 _outcome_form(by_id, session.role)

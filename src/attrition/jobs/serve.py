@@ -1,13 +1,23 @@
-"""Run the services of this checkout: the prediction API (``api/``, uvicorn) and the UI (``frontend/``, Streamlit)."""
+"""Run the services of this checkout: the prediction API (``api/``, uvicorn) and the UI (``frontend/``, Streamlit).
+
+The API's access log is uvicorn's, with one change: the value of any query parameter named
+like a credential (``CREDENTIAL_PARAMS``) is written ``[REDACTED]``. The API refuses such
+requests (400), but uvicorn logs the request line whatever the answer, so a key someone put
+in a URL would otherwise sit in the log. The filter sits on both uvicorn handlers, in every worker.
+"""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_plus
 
 from attrition.config import Settings
 from attrition.jobs.base import Outcome
@@ -18,6 +28,67 @@ UI_APP = Path("frontend") / "streamlit_app.py"
 API_URL_ENV = "ATTRITION_UI__API_URL"
 
 _ROOT = Path(__file__).resolve().parents[3]
+
+#: Query parameter names taken for credentials, lower case with ``-`` written ``_``.
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "x_api_key",
+        "key",
+        "token",
+        "access_token",
+        "auth_token",
+        "id_token",
+        "refresh_token",
+        "bearer",
+        "authorization",
+        "password",
+        "secret",
+    }
+)
+REDACTED = "[REDACTED]"
+_QUERY_PAIR = re.compile(r"([?&;])([^=&;#\s]*)=([^&;#\s\"]*)")
+
+
+def is_credential_param(name: str) -> bool:
+    """``api_key``, ``X-API-Key``, ``Token``...: a name in ``CREDENTIAL_PARAMS`` once normalised."""
+    return unquote_plus(name).strip().lower().replace("-", "_") in CREDENTIAL_PARAMS
+
+
+def redact_query(text: str) -> str:
+    """``text`` with the value of every credential-named query parameter replaced by ``[REDACTED]``."""
+    if "?" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        if not is_credential_param(match.group(2)):
+            return match.group(0)
+        return f"{match.group(1)}{match.group(2)}={REDACTED}"
+
+    return _QUERY_PAIR.sub(replace, text)
+
+
+class RedactCredentials(logging.Filter):
+    """Redact credential query parameters from a log record's arguments (uvicorn's request line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact_query(record.msg)
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's default logging config with ``RedactCredentials`` on its handlers."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_credentials"] = {"()": f"{__name__}.RedactCredentials"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_credentials")
+    return config
 
 
 @dataclass(frozen=True)
@@ -54,6 +125,7 @@ def serve_api(settings: Settings, request: ServeRequest | None = None) -> None:
         workers=request.workers or serving.workers,
         app_dir=services_dir(),
         access_log=request.access_log,
+        log_config=log_config(),
         log_level=settings.log_level.lower(),
     )
 
