@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -147,7 +148,12 @@ def options_from(args: argparse.Namespace, settings: Settings) -> ServiceOptions
     )
 
 
+#: Files 0600, folders 0700: reports, the status file and the database describe employees.
+PRIVATE_UMASK = 0o077
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(PRIVATE_UMASK)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -12,7 +12,7 @@ from attrition.config import Settings
 from attrition.data.generator import attrition_probability, generate_workforce
 from attrition.drift import DriftResult, run_drift_analysis
 from attrition.drift.features import importance_weights
-from attrition.drift.windows import Window
+from attrition.drift.windows import DriftInputError, Window
 from attrition.schema import FEATURE_COLUMNS
 
 ROWS = 1000
@@ -139,19 +139,27 @@ def test_all_missing_column_is_reported_not_tested(
 def test_extra_and_missing_columns_never_crash(
     reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
 ) -> None:
-    current = current.drop(columns=["OverTime", "Attrition"]).assign(Bonus=1, probability=0.3)
+    current = current.drop(columns=["Attrition"]).assign(Bonus=1, probability=0.3)
     result = run_drift_analysis(
         Window(reference.drop(columns=["Age"]), "reference"), Window(current, "current"), drift_settings
     )
     assert result.schema is not None
-    assert result.schema.missing_in_current == ["OverTime"]
+    assert result.schema.missing_in_current == []
     assert result.schema.missing_in_reference == ["Age"]
     assert result.schema.extra_in_current == ["Bonus", "probability"]
-    assert "OverTime" not in result.by_column and "Age" not in result.by_column
-    assert result.severity == "severe"
+    assert "Age" not in result.by_column
     markdown = result.to_markdown()
-    assert "absent from current: OverTime" in markdown
+    assert "absent from reference: Age" in markdown
     assert "not in the contract (ignored): Bonus, probability" in markdown
+
+
+def test_a_current_window_without_contract_columns_cannot_be_compared(
+    reference: pd.DataFrame, current: pd.DataFrame, drift_settings: Settings
+) -> None:
+    """A wrong header is an input error, never a verdict (it used to read as severe drift)."""
+    current = current.drop(columns=["OverTime", "Age"])
+    with pytest.raises(DriftInputError, match=r"lacks 2 contract feature column\(s\): Age, OverTime"):
+        run_drift_analysis(Window(reference, "reference"), Window(current, "current"), drift_settings)
 
 
 def test_out_of_contract_numbers_are_counted(

@@ -140,17 +140,22 @@ def test_rows_breaking_the_contract_count_in_quality_and_are_not_scored(
     frame = generate_workforce(ROWS, seed=8).astype({"Age": object, "Department": object})
     frame.loc[:9, "Age"] = "unknown"
     frame.loc[10:19, "Department"] = "Legal"  # a new category
-    frame = frame.drop(columns="DailyRate").assign(Badge="x")  # a missing and an extra column
+    frame = frame.assign(Badge="x")  # an extra column
     outcome = run_drift_check(env.settings, DriftRequest(current_csv=_csv(tmp_path, "bad.csv", frame)))
     assert outcome.status == "ok", outcome.error
     result = outcome.result
     assert result is not None and result.schema is not None
-    assert result.schema.missing_in_current == ["DailyRate"] and result.schema.extra_in_current == ["Badge"]
+    assert result.schema.missing_in_current == [] and result.schema.extra_in_current == ["Badge"]
     assert result.by_column["Department"].new_values == ["Legal"]
     assert result.by_column["Age"].current_out_of_contract_rate == pytest.approx(10 / ROWS)
-    # DailyRate is missing, so no row passes the contract: the model-side checks are skipped, said so.
-    assert result.prediction is None
-    assert any("not scored" in note for note in outcome.notes)
+    assert any("20 of 800 rows break the record contract" in note for note in outcome.notes)
+
+
+def test_a_missing_contract_column_means_the_check_cannot_be_done(env: ModelEnv, tmp_path: Path) -> None:
+    frame = generate_workforce(ROWS, seed=8).drop(columns="DailyRate")
+    outcome = run_drift_check(env.settings, DriftRequest(current_csv=_csv(tmp_path, "bad.csv", frame)))
+    assert outcome.status == "error" and outcome.exit_code == EXIT_ERROR and outcome.alerts == []
+    assert "lacks 1 contract feature column(s): DailyRate" in (outcome.error or "")
 
 
 def test_unscorable_rows_are_left_out_of_the_model_side_checks(env: ModelEnv, tmp_path: Path) -> None:

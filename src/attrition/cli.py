@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
+from pydantic import ValidationError
 
 from attrition import jobs
 from attrition.cli_notify import notify_app
 from attrition.cli_users import keys_app, users_app
-from attrition.config import SEVERITIES, Settings, get_settings
+from attrition.config import SEVERITIES, Settings, config_dir, get_settings
 from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.jobs.base import Outcome
 
@@ -54,10 +57,66 @@ _Reason = Annotated[str | None, typer.Option("--reason", help="Why, for the audi
 
 @app.callback()
 def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
-    level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
+    settings = _settings_or_exit()
+    level = logging.DEBUG if verbose else getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # Alembic's plugin and migration chatter; the command says where the schema is
         logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _settings_or_exit() -> Settings:
+    """The settings, read before any command runs: an invalid one is one line on stderr and exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(_setting_problem(error) for error in exc.errors())
+        typer.echo(f"error: invalid setting: {problems}", err=True)
+    except (ValueError, yaml.YAMLError) as exc:  # an unreadable configs/*.yaml
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        typer.echo(
+            f"error: invalid settings file{_unreadable_yaml()}: {text or type(exc).__name__}", err=True
+        )
+    raise typer.Exit(2)
+
+
+def _unreadable_yaml() -> str:
+    """`` <path>`` of the first configs/*.yaml that does not parse (the parser's message cannot say)."""
+    folder = config_dir()
+    for path in sorted(folder.glob("*.yaml")) if folder else []:
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, OSError, UnicodeError):
+            return f" {path}"
+    return ""
+
+
+def _setting_problem(error: Any) -> str:
+    """``training.trials = 0 (ATTRITION_TRAINING__TRIALS or configs/training.yaml): expected >= 1``."""
+    loc = error["loc"]
+    name = ".".join(str(part) for part in loc)
+    env = "ATTRITION_" + "__".join(part.upper() for part in loc if isinstance(part, str))
+    where = f"configs/{loc[0]}.yaml" if len(loc) > 1 else "configs/attrition.yaml"
+    expected = _EXPECTED.get(error["type"], "").format(**error.get("ctx") or {}) or error["msg"]
+    shown = repr(error["input"])[:80] if "input" in error else "missing"
+    if _SECRET.search(name):  # a token, a password in a URL: never echoed
+        shown = "***"
+    return f"{name} = {shown} ({env} or {where}): expected {expected}"
+
+
+_SECRET = re.compile(r"secret|password|url", re.IGNORECASE)
+
+
+#: What a setting must be, by pydantic error type (the others use pydantic's own message).
+_EXPECTED = {
+    "greater_than_equal": "a value >= {ge}",
+    "greater_than": "a value > {gt}",
+    "less_than_equal": "a value <= {le}",
+    "less_than": "a value < {lt}",
+    "int_parsing": "a whole number",
+    "float_parsing": "a number",
+    "bool_parsing": "true or false",
+    "literal_error": "one of {expected}",
+}
 
 
 def _finish(outcome: Outcome, label: str = "error") -> None:
@@ -472,5 +531,14 @@ def serve_ui(
     _finish(jobs.serve.serve_ui(get_settings(), request))
 
 
+from attrition.cli_privacy import export_employee_cmd, forget_employee_cmd, purge_cmd  # noqa: E402
+
+app.command("purge")(purge_cmd)
+app.command("export-employee")(export_employee_cmd)
+app.command("forget-employee")(forget_employee_cmd)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    from attrition.entrypoint import main
+
+    main()

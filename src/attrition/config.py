@@ -83,19 +83,23 @@ class TrainingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
     trials: int = Field(
-        default=30, description="Optuna trials of the search (in total, across parallel workers)."
+        default=30, ge=1, description="Optuna trials of the search (in total, across parallel workers)."
     )
     timeout_seconds: float | None = Field(
-        default=None, description="Stop the search after this many seconds (unset: no time limit)."
+        default=None, gt=0, description="Stop the search after this many seconds (unset: no time limit)."
     )
-    seed: int = Field(default=42, description="Seed of the split, the sampler and the models.")
-    cv_folds: int = Field(default=5, description="Stratified cross-validation folds each trial is scored on.")
+    seed: int = Field(default=42, ge=0, description="Seed of the split, the sampler and the models.")
+    cv_folds: int = Field(
+        default=5, ge=2, description="Stratified cross-validation folds each trial is scored on."
+    )
     holdout_fraction: float = Field(
         default=0.2,
+        gt=0,
+        lt=1,
         description="Share of the rows held out for the final metrics with intervals and the fairness audit.",
     )
     min_rows: int = Field(
-        default=200, description="Fewest training rows accepted; fewer is an error, nothing trained."
+        default=200, ge=1, description="Fewest training rows accepted; fewer is an error, nothing trained."
     )
     protected_attributes: list[str] = Field(
         default_factory=lambda: [Col.GENDER.value, Col.AGE.value, Col.MARITAL_STATUS.value],
@@ -109,10 +113,10 @@ class TrainingSettings(BaseModel):
         description="Decision threshold: maximise F2, or minimise the cost of missed leavers and interventions.",
     )
     cost_missed_leaver: float = Field(
-        default=5.0, description="Cost of a missed leaver (a false negative), rule `cost`."
+        default=5.0, gt=0, description="Cost of a missed leaver (a false negative), rule `cost`."
     )
     cost_intervention: float = Field(
-        default=1.0, description="Cost of a needless intervention (a false positive), rule `cost`."
+        default=1.0, gt=0, description="Cost of a needless intervention (a false positive), rule `cost`."
     )
     families: list[ModelFamily] = Field(
         default_factory=lambda: list(MODEL_FAMILIES), description="Model families the search may pick."
@@ -125,17 +129,23 @@ class TrainingSettings(BaseModel):
         ),
     )
     isotonic_min_rows: int = Field(
-        default=5000, description="Training rows from which `auto` calibration uses isotonic regression."
+        default=5000,
+        ge=1,
+        description="Training rows from which `auto` calibration uses isotonic regression.",
     )
     bootstrap_resamples: int = Field(
-        default=500, description="Bootstrap resamples of the holdout for the metrics' confidence intervals."
+        default=500,
+        ge=1,
+        description="Bootstrap resamples of the holdout for the metrics' confidence intervals.",
     )
     shap_max_rows: int = Field(
         default=2000,
+        ge=1,
         description="Holdout rows explained for global SHAP importance (a seeded sample when the holdout is larger).",
     )
     threads: int = Field(
         default=1,
+        ge=1,
         description=(
             "BLAS/OpenMP threads per training process; scale out with several processes on one study instead."
         ),
@@ -144,14 +154,20 @@ class TrainingSettings(BaseModel):
     # Fairness gate: a model over either limit is never promoted.
     max_equal_opportunity_difference: float = Field(
         default=0.10,
+        ge=0,
+        le=1,
         description="Fairness gate: largest equal-opportunity difference a promoted model may show.",
     )
     max_demographic_parity_difference: float = Field(
         default=0.10,
+        ge=0,
+        le=1,
         description="Fairness gate: largest demographic-parity difference a promoted model may show.",
     )
     min_group_size: int = Field(
-        default=30, description="Holdout rows a group needs to be gated (smaller groups are reported only)."
+        default=30,
+        ge=1,
+        description="Holdout rows a group needs to be gated (smaller groups are reported only).",
     )
     fairness_confidence: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         default=0.95,
@@ -169,10 +185,13 @@ class TrainingSettings(BaseModel):
     )
     # Promotion gate.
     min_roc_auc: float = Field(
-        default=0.70, description="Promotion gate: lowest holdout ROC-AUC of a new champion."
+        default=0.70, ge=0, le=1, description="Promotion gate: lowest holdout ROC-AUC of a new champion."
     )
     max_roc_auc_drop: float = Field(
-        default=0.02, description="Promotion gate: largest ROC-AUC drop allowed against the current champion."
+        default=0.02,
+        ge=0,
+        le=1,
+        description="Promotion gate: largest ROC-AUC drop allowed against the current champion.",
     )
 
 
@@ -180,13 +199,14 @@ class ServingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
     host: str = Field(default="127.0.0.1", description="Bind address of `attrition serve api`.")
-    port: int = Field(default=8000, description="Port of `attrition serve api`.")
-    workers: int = Field(default=1, description="uvicorn worker processes of one API instance.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of `attrition serve api`.")
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes of one API instance.")
     max_batch_records: int = Field(
-        default=1000, description="Most records one POST /v1/predict/batch may hold."
+        default=1000, ge=1, description="Most records one POST /v1/predict/batch may hold."
     )
     max_body_bytes: int = Field(
         default=2_000_000,
+        gt=0,
         description="Largest request body in bytes (bigger: 413), score-job uploads excepted.",
     )
     max_upload_bytes: int = Field(
@@ -204,14 +224,17 @@ class ServingSettings(BaseModel):
     )
     reload_interval_seconds: float = Field(
         default=30.0,
+        ge=0,
         description="Seconds between two checks of the champion alias; a moved alias is loaded (0: no polling).",
     )
     rate_limit_per_minute: int = Field(
         default=600,
+        ge=1,
         description="Requests per minute per API key or user, per process (an in-memory token bucket).",
     )
     api_key_cache_seconds: float = Field(
         default=5.0,
+        ge=0,
         description=(
             "How long a verified API key or user is trusted before the database is asked again (revocation delay)."
         ),
@@ -243,13 +266,20 @@ class ServingSettings(BaseModel):
     )
     log_queue_max: int = Field(
         default=100_000,
+        ge=1,
         description="Predictions waiting to be written to the log; when full the oldest waiting one is dropped.",
     )
     log_flush_interval_seconds: float = Field(
-        default=0.5, description="Seconds between two writes of the prediction log queue."
+        default=0.5, gt=0, description="Seconds between two writes of the prediction log queue."
     )
     log_batch_size: int = Field(
-        default=500, description="Most predictions written to the database in one batch."
+        default=500, ge=1, description="Most predictions written to the database in one batch."
+    )
+    auth_failures_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Failed authentications (wrong key, bad token, wrong password) one client address may "
+        "make per minute before it gets 429; per process, like rate_limit_per_minute.",
     )
     log_spill_dir: Path | None = Field(
         default=None,
@@ -270,36 +300,49 @@ class SeverityThresholds(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
     drift_share_severe: float = Field(
-        default=0.25, description="Importance-weighted share of drifted features from which drift is severe."
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Importance-weighted share of drifted features from which drift is severe.",
     )
     drift_share_critical: float = Field(
         default=0.50,
+        gt=0,
+        le=1,
         description="Importance-weighted share of drifted features from which drift is critical.",
     )
     domain_auc_moderate: float = Field(
-        default=0.60, description="Domain-classifier ROC-AUC from which drift is moderate."
+        default=0.60, gt=0.5, le=1, description="Domain-classifier ROC-AUC from which drift is moderate."
     )
     domain_auc_severe: float = Field(
-        default=0.80, description="Domain-classifier ROC-AUC from which drift is severe."
+        default=0.80, gt=0.5, le=1, description="Domain-classifier ROC-AUC from which drift is severe."
     )
     prediction_psi_severe: float = Field(
-        default=0.25, description="PSI of the predicted probabilities from which drift is severe."
+        default=0.25, gt=0, description="PSI of the predicted probabilities from which drift is severe."
     )
     performance_drop_moderate: float = Field(
         default=0.02,
+        gt=0,
+        le=1,
         description="Confident performance drop (ROC-AUC, recall, precision) from which drift is moderate.",
     )
     performance_drop_severe: float = Field(
-        default=0.05, description="Confident performance drop from which drift is severe."
+        default=0.05, gt=0, le=1, description="Confident performance drop from which drift is severe."
     )
     performance_drop_critical: float = Field(
-        default=0.10, description="Confident performance drop from which drift is critical."
+        default=0.10, gt=0, le=1, description="Confident performance drop from which drift is critical."
     )
     max_missing_rate_increase: float = Field(
-        default=0.05, description="Rise of a column's missing-value rate above which drift is moderate."
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Rise of a column's missing-value rate above which drift is moderate.",
     )
     max_out_of_contract_rate: float = Field(
-        default=0.01, description="Share of out-of-contract values in a column above which drift is moderate."
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of out-of-contract values in a column above which drift is moderate.",
     )
 
 
@@ -307,33 +350,47 @@ class MonitoringSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
     min_rows: int = Field(
-        default=200, description="Fewest rows in either window for a verdict (fewer: insufficient data)."
+        default=200,
+        ge=1,
+        description="Fewest rows in either window for a verdict (fewer: insufficient data).",
     )
     false_discovery_rate: float = Field(
-        default=0.05, description="Benjamini-Hochberg false discovery rate of the per-feature tests."
+        default=0.05,
+        gt=0,
+        lt=1,
+        description="Benjamini-Hochberg false discovery rate of the per-feature tests.",
     )
     min_psi: float = Field(
         default=0.10,
+        ge=0,
         description=(
             "A column drifts when BH-significant and its PSI is at least this, or its second effect size passes."
         ),
     )
     min_wasserstein: float = Field(
         default=0.10,
+        ge=0,
         description="Second effect size of continuous columns: normalised Wasserstein distance (W1 / reference std).",
     )
     min_jensen_shannon: float = Field(
         default=0.10,
+        ge=0,
+        le=1,
         description="Second effect size of ordinal and categorical columns: Jensen-Shannon distance.",
     )
     max_ordinal_levels: int = Field(
         default=10,
+        ge=2,
         description="Integer columns with at most this many values are tested as ordinal (chi-square).",
     )
-    psi_bins: int = Field(default=10, description="Bins of a continuous column's PSI (reference quantiles).")
-    psi_epsilon: float = Field(default=1e-4, description="Floor of an empty bin's share in the PSI.")
+    psi_bins: int = Field(
+        default=10, ge=2, description="Bins of a continuous column's PSI (reference quantiles)."
+    )
+    psi_epsilon: float = Field(
+        default=1e-4, gt=0, lt=1, description="Floor of an empty bin's share in the PSI."
+    )
     min_expected_count: float = Field(
-        default=5.0, description="Chi-square levels with a smaller expected count are pooled."
+        default=5.0, gt=0, description="Chi-square levels with a smaller expected count are pooled."
     )
     # Multivariate check: classifier telling reference rows from current rows.
     domain_classifier: bool = Field(
@@ -341,27 +398,32 @@ class MonitoringSettings(BaseModel):
         description="Run the multivariate check: a classifier telling reference rows from current rows.",
     )
     domain_classifier_max_rows: int = Field(
-        default=5000, description="Rows per window the domain classifier uses (a seeded sample above)."
+        default=5000, ge=2, description="Rows per window the domain classifier uses (a seeded sample above)."
     )
     domain_classifier_folds: int = Field(
-        default=3, description="Cross-validation folds of the domain classifier."
+        default=3, ge=2, description="Cross-validation folds of the domain classifier."
     )
     # Performance estimate and fairness over time.
     performance_samples: int = Field(
-        default=1000, description="Outcome draws of the label-free performance estimate."
+        default=1000, ge=1, description="Outcome draws of the label-free performance estimate."
     )
     confidence_level: float = Field(
-        default=0.95, description="Confidence level of the performance intervals and the confident drop."
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Confidence level of the performance intervals and the confident drop.",
     )
     age_band_edges: list[int] = Field(
         default_factory=lambda: [30, 40, 50], description="Age band edges of the fairness-over-time check."
     )
     min_selection_rate_shift: float = Field(
         default=0.10,
+        ge=0,
+        le=1,
         description="A protected group's selection rate shifted when BH-significant and moved by at least this.",
     )
     seed: int = Field(
-        default=0, description="Seed of the samples, the domain classifier and the outcome draws."
+        default=0, ge=0, description="Seed of the samples, the domain classifier and the outcome draws."
     )
     severity: SeverityThresholds = Field(default_factory=SeverityThresholds)
     fail_on: Severity = Field(
@@ -376,7 +438,7 @@ class MonitoringSettings(BaseModel):
         ),
     )
     webhook_timeout_seconds: float = Field(
-        default=10.0, description="Timeout of one webhook call, in seconds."
+        default=10.0, gt=0, description="Timeout of one webhook call, in seconds."
     )
     interval_seconds: float = Field(
         default=86_400.0,
@@ -391,7 +453,9 @@ class MonitoringSettings(BaseModel):
         ),
     )
     window_days: int = Field(
-        default=30, description="Days of logged predictions in the current window of a `--window` check."
+        default=30,
+        ge=1,
+        description="Days of logged predictions in the current window of a `--window` check.",
     )
 
     @field_validator("cron")
@@ -415,7 +479,7 @@ class UiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo in a YAML file is an error
 
     host: str = Field(default="127.0.0.1", description="Bind address of `attrition serve ui`.")
-    port: int = Field(default=8501, description="Port of `attrition serve ui`.")
+    port: int = Field(default=8501, ge=1, le=65535, description="Port of `attrition serve ui`.")
     api_url: str = Field(default="http://127.0.0.1:8000", description="The prediction API the UI calls.")
     mlflow_url: str | None = Field(
         default="http://127.0.0.1:5000",

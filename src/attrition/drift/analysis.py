@@ -24,8 +24,8 @@ from attrition.drift.performance import (
 from attrition.drift.prediction_drift import prediction_drift
 from attrition.drift.result import DriftResult
 from attrition.drift.severity import assess_severity
-from attrition.drift.windows import Window
-from attrition.schema import ATTRITION_YES, TARGET
+from attrition.drift.windows import DriftInputError, Window
+from attrition.schema import ATTRITION_YES, FEATURE_COLUMNS, TARGET
 from attrition.serving.model import risk_band_of
 
 logger = logging.getLogger(__name__)
@@ -207,6 +207,16 @@ def _data_checks(
     return result, schema
 
 
+def _require_feature_columns(current: Window) -> None:
+    """A file with the wrong header is an input error, not drift: the check cannot be done on it."""
+    absent = [c for c in FEATURE_COLUMNS if c not in current.frame.columns]
+    if absent:
+        raise DriftInputError(
+            f"the current window ({current.description}) lacks {len(absent)} contract feature column(s): "
+            f"{', '.join(absent)}; a CSV with the record contract's header is expected (`attrition generate` writes one)"
+        )
+
+
 def run_drift_analysis(
     reference: Window,
     current: Window,
@@ -228,8 +238,10 @@ def run_drift_analysis(
     ``bands``: its risk bands (default: settings); ``reference_metrics``: its holdout
     figures (default: realised on a labelled reference); ``importance``: its global
     importance, which weights the drifted share. A window under ``monitoring.min_rows``
-    gives status "insufficient_data" and no severity.
+    gives status "insufficient_data" and no severity. A current window without every
+    contract feature column cannot be compared: DriftInputError naming them (never a verdict).
     """
+    _require_feature_columns(current)
     insufficient = _insufficient(len(reference.frame), len(current.frame), settings)
     if insufficient is not None:
         return insufficient

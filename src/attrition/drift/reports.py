@@ -19,15 +19,10 @@ from typing import Any
 from attrition.config import MONITORING_EXPERIMENT, SEVERITIES, Settings
 from attrition.drift.result import DriftResult, json_safe
 from attrition.drift.windows import Window
+from attrition.errors import short_error
 from attrition.registry.store import configure, experiment_id
 
 logger = logging.getLogger(__name__)
-
-
-def short_error(exc: BaseException) -> str:
-    """``Type: first line`` of an exception, for records and notes (never a traceback)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:500] if text else ''}".rstrip(": ")
 
 
 def verdict_markdown(result: DriftResult, notes: list[str], run_id: str) -> str:

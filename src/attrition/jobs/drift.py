@@ -33,9 +33,17 @@ from attrition.db.engine import get_engine
 from attrition.db.models import utcnow
 from attrition.drift.alerts import Alert, alert_sinks, fire_alerts
 from attrition.drift.analysis import run_drift_analysis
-from attrition.drift.reports import error_markdown, log_metrics, short_error, verdict_markdown, write_reports
+from attrition.drift.reports import error_markdown, log_metrics, verdict_markdown, write_reports
 from attrition.drift.result import DriftResult, json_safe
-from attrition.drift.windows import Reference, Window, load_current, load_predictor, load_reference
+from attrition.drift.windows import (
+    DriftInputError,
+    Reference,
+    Window,
+    load_current,
+    load_predictor,
+    load_reference,
+)
+from attrition.errors import short_error
 from attrition.jobs.base import Outcome
 from attrition.jobs.train import TrainOutcome, TrainRequest, train_and_register
 from attrition.schema import ATTRITION_NO, ATTRITION_YES, SNAPSHOT_DATE, TARGET
@@ -95,6 +103,9 @@ def run_drift_check(settings: Settings, request: DriftRequest | None = None) -> 
         return _failed(settings, run_id, error, None)
     try:
         reference, current, result, notes = _analyse(settings, engine, request)
+    except DriftInputError as exc:  # a window that cannot be compared (wrong header, no data): no traceback
+        logger.error("drift run %s cannot be done: %s", run_id, exc)
+        return _failed(settings, run_id, short_error(exc), engine)
     except Exception as exc:  # any failure is this run's error, recorded as such, never "no drift"
         logger.exception("drift run %s failed", run_id)
         return _failed(settings, run_id, short_error(exc), engine)

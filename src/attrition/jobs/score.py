@@ -1,7 +1,8 @@
 """Score employees with the champion: every prediction logged, high-risk ones flagged.
 
 Exit codes: 0 every row scored; 1 some rows rejected (the good ones scored); 2 nothing
-could be scored (no champion, no data, unreadable file).
+could be scored (no champion, no data, unreadable file) or the database failed (one line:
+the driver's error, never the statement's values, which are employee attributes).
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from attrition.config import Settings
+from attrition.errors import database_error
 from attrition.jobs.base import Outcome, Progress
 from attrition.serving.loader import ModelNotAvailable
 from attrition.serving.scoring import DEFAULT_CHUNK_ROWS, ScoreReport, ScoringError, score_batch
@@ -49,6 +53,8 @@ def score(
         )
     except (ScoringError, ModelNotAvailable) as exc:
         return ScoreOutcome(exit_code=2, error=str(exc))
+    except SQLAlchemyError as exc:  # chunks logged before it stay logged; the batch is incomplete
+        return ScoreOutcome(exit_code=2, error=database_error(exc, settings.db_url, "scoring"))
     return ScoreOutcome(exit_code=1 if report.rows_rejected else 0, report=report)
 
 
