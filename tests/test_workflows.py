@@ -158,6 +158,7 @@ def test_maintenance_collects_purges_and_backs_up() -> None:
     assert "schedule" in maintenance["on"]
     runs = " ".join(s.get("run", "") for s in steps(maintenance))
     assert "mlflow gc --backend-store-uri" in runs and "pg_dump" in runs
-    assert "if .venv/bin/attrition predictions purge --help" in runs
+    assert '.venv/bin/attrition purge --older-than "${RETENTION_DAYS}d"' in runs
+    assert "predictions purge" not in runs  # the real command, no longer a guarded placeholder
     uploads = [s for s in steps(maintenance) if str(s.get("uses", "")).startswith("actions/upload-artifact")]
     assert [u["with"]["path"] for u in uploads] == ["backups/"]
