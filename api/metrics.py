@@ -13,7 +13,7 @@ scrape them per process or run one worker per container.
   ``attrition_api_registry_up`` (last alias poll reached MLflow),
   ``attrition_api_model_stale`` (serving an older version: the champion failed to load),
   ``attrition_api_model_reloads_total{result}``.
-* ``attrition_api_prediction_log_depth``, ``..._dropped_total``,
+* ``attrition_api_prediction_log_depth``, ``..._dropped_total``, ``..._spilled_total``, ``..._replayed_total``,
   ``..._written_total``, ``..._rejected_total``, ``..._db_up``.
 """
 
@@ -127,7 +127,9 @@ class _StateCollector(Collector):
             "attrition_api_prediction_log_depth", "Prediction log entries not yet written", value=log.depth
         )
         for name, value, text in (
-            ("dropped", stats.dropped, "entries dropped because the queue bound was hit (oldest first)"),
+            ("dropped", stats.dropped, "entries dropped because the queue or spill bound was hit"),
+            ("spilled", stats.spilled, "entries kept in the spill file while the database refused writes"),
+            ("replayed", stats.replayed, "entries replayed from the spill file into the predictions table"),
             ("written", stats.written, "entries written to the predictions table"),
             ("rejected", stats.rejected, "entries the database refused (bad rows)"),
             ("failed_flushes", stats.failed_flushes, "batch writes that failed and were retried"),

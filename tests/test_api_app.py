@@ -60,6 +60,9 @@ def test_health_ready_and_metrics_need_no_key(api: Api) -> None:
     assert 'attrition_api_request_seconds_count{method="POST",route="/v1/predict",status="200"} 1.0' in text
     assert "attrition_api_predictions_total{" in text and "attrition_api_prediction_log_depth" in text
     assert "attrition_api_prediction_log_dropped_total 0.0" in text
+    assert (
+        "attrition_api_prediction_log_spilled_total 0.0" in text and "prediction_log_replayed_total" in text
+    )
     assert "attrition_api_fast_path 1.0" in text and "attrition_api_registry_up 1.0" in text
 
 
