@@ -34,6 +34,11 @@ def test_latest_verdict_badge_features_and_report(ui_world: World) -> None:
     assert (features["drifted"] == "yes").sum() == len(latest["drifted_features"])
     text = features[["column", "kind", "test", "change"]]
     assert text.notna().all().all() and "None" not in text.to_numpy(), "a blank cell shows as None"
+    categorical = features[features["kind"] == "categorical"]
+    assert len(categorical) and (categorical["wasserstein"] == "—").all(), (
+        "Wasserstein of a category is not a dash"
+    )
+    assert features["wasserstein"].notna().all()
     report = app.get("iframe")
     assert report and 'id="attrition-drift-summary"' in report[0].proto.srcdoc
 

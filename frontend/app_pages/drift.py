@@ -32,6 +32,14 @@ FEATURE_COLUMNS: dict[str, Any] = {
     "change": st.column_config.TextColumn("Change", width="medium"),
     "drifted": "Drifted",
 }
+NUMBER_FORMATS = {
+    "statistic": "{:.3f}",
+    "p_value": "{:.3g}",
+    "p_adjusted": "{:.3g}",
+    "psi": "{:.3f}",
+    "wasserstein": "{:.3f}",
+    "jensen_shannon": "{:.3f}",
+}
 GROUP_COLUMNS: dict[str, Any] = {
     "attribute": "Attribute",
     "group": "Group",
@@ -102,7 +110,12 @@ def features(results: dict[str, Any]) -> None:
     frame = frame.reindex(columns=list(FEATURE_COLUMNS))
     text = ["column", "kind", "test", "change"]
     frame[text] = frame[text].astype(object).where(frame[text].notna(), "—")  # not a grey "None"
-    st.dataframe(frame, hide_index=True, key="drift_features", column_config=FEATURE_COLUMNS)
+    config = dict(FEATURE_COLUMNS)
+    for name, number in NUMBER_FORMATS.items():  # a statistic the test lacks (Wasserstein of a category)
+        if frame[name].isna().any():  # shows as a dash, not a grey "None": such a column becomes text
+            frame[name] = frame[name].map(lambda v, f=number: "—" if pd.isna(v) else f.format(v))
+            config[name] = st.column_config.TextColumn(FEATURE_COLUMNS[name].get("label"))
+    st.dataframe(frame, hide_index=True, key="drift_features", column_config=config)
     p = results.get("parameters", {})
     st.caption(
         f"A feature drifts when its Benjamini-Hochberg adjusted p-value is under {p.get('false_discovery_rate')} "
