@@ -187,7 +187,9 @@ def test_the_proxy_is_the_one_entry_point_and_mlflow_owns_the_artifacts() -> Non
             assert environment["ATTRITION_MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
             assert environment["ATTRITION_DATABASE_URL"].startswith("postgresql+psycopg://attrition:"), name
     assert "ATTRITION_DATABASE_URL" not in services["ui"]["environment"], "the UI reaches the API only"
-    assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*", "clients would share the proxy's address"
+    assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*", (
+        "clients would share the proxy's address"
+    )
 
 
 def test_each_database_user_reaches_only_its_database() -> None:
