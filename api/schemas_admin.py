@@ -214,3 +214,37 @@ class VersionList(BaseModel):
 
     model_name: str
     items: list[VersionInfo] = Field(description="Newest first")
+
+
+AuditOutcomeName = Literal["ok", "refused", "failed", "not_found"]
+
+
+_AUDIT_EVENT = {
+    "at": "2026-03-01T09:00:00Z",
+    "actor": "user:ana",
+    "action": "promote",
+    "subject": "attrition-classifier@champion",
+    "outcome": "ok",
+    "detail": {"from_version": "3", "to_version": "4", "reason": "monthly retrain"},
+}
+
+
+class AuditEventOut(BaseModel):
+    """One audited action: who, when, what, how it ended."""
+
+    model_config = _examples(_AUDIT_EVENT)
+
+    at: Utc
+    actor: str
+    action: str
+    subject: str
+    outcome: AuditOutcomeName
+    detail: dict[str, Any] | None = None
+
+
+class AuditList(BaseModel):
+    """Audit events, newest first."""
+
+    model_config = _examples({"items": [_AUDIT_EVENT]})
+
+    items: list[AuditEventOut]

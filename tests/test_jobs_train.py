@@ -14,6 +14,7 @@ from conftest_model import SNAPSHOT, ModelEnv
 from attrition import jobs
 from attrition.config import CHALLENGER, CHAMPION, Settings
 from attrition.db.engine import get_engine
+from attrition.db.repositories import list_audit
 from attrition.jobs.train import TrainOutcome, TrainRequest, train_and_register, with_overrides
 from attrition.registry.store import alias_version, configure, version_summary
 from attrition.schema import TARGET
@@ -46,6 +47,10 @@ def test_training_a_snapshot_registers_it_with_its_dates_and_promotes_through_th
     assert promotion is not None and promotion.exit_code == 0 and promotion.decision is not None
     assert promotion.decision.promoted and promotion.decision.reasons == ["job test"]
     assert alias_version(configure(settings), settings.model_name, CHAMPION) == "2"
+    (trained,) = list_audit(get_engine(settings.db_url), action="model.train")
+    assert (trained["actor"], trained["subject"], trained["outcome"]) == ("test", settings.model_name, "ok")
+    assert trained["detail"]["version"] == "2" and trained["detail"]["reason"] == "job test"
+    assert trained["detail"]["source"] == f"employees@{SNAPSHOT}" and trained["detail"]["error"] is None
 
 
 def test_the_preflight_fails_before_any_training(champion_env: ModelEnv) -> None:
@@ -79,6 +84,12 @@ def test_records_that_cannot_train_a_model_exit_2_and_register_nothing(champion_
     assert one_class.source == "stayers" and one_class.result is None
     assert _versions(settings) == ["1"]
     assert alias_version(configure(settings), settings.model_name, CHALLENGER) is None
+    failed = list_audit(get_engine(settings.db_url), action="model.train")
+    assert [e["outcome"] for e in failed] == ["failed"] * 3
+    assert "one class only" in failed[0]["detail"]["error"] and failed[0]["detail"]["exit_code"] == 2
+    assert (
+        "cannot read training CSV" in failed[2]["detail"]["error"] and failed[2]["detail"]["version"] is None
+    )
 
 
 def test_overrides_change_only_what_they_give(champion_env: ModelEnv) -> None:
@@ -97,6 +108,9 @@ def test_a_search_only_worker_runs_trials_and_registers_nothing(champion_env: Mo
     assert outcome.exit_code == 0 and outcome.search is not None and outcome.result is None
     assert len(outcome.search.study.trials) == 2 and outcome.version is None
     assert _versions(settings) == ["1"]
+    assert (
+        list_audit(get_engine(settings.db_url), action="model.train") == []
+    )  # a worker's share is not a training
     with pytest.raises(ValueError, match="storage"):
         train_and_register(settings, TrainRequest(records=champion_env.employees, search_only=True))
 

@@ -10,12 +10,13 @@ champion in this process before answering, so the answer and the next prediction
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import math
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
@@ -23,8 +24,12 @@ from api.deps import Admin, AppContext, Context
 from api.errors import ApiError
 from api.routers._common import AUTH_ERRORS, BODY_ERRORS, database, errors
 from api.routers.model import registry_errors
+from api.routers.predictions import naive_utc
 from api.schemas import ErrorResponse, FieldIssue, ReloadResponse
 from api.schemas_admin import (
+    AuditEventOut,
+    AuditList,
+    AuditOutcomeName,
     CreatedKey,
     CreateKeyRequest,
     CreateUserRequest,
@@ -38,8 +43,9 @@ from api.schemas_admin import (
     UserOut,
     UserWithPassword,
 )
+from attrition.audit import AuditOutcome
 from attrition.config import CHALLENGER, Settings
-from attrition.db.repositories import record_audit
+from attrition.db.repositories import AuditFilter, list_audit, record_audit
 from attrition.jobs import keys as key_jobs
 from attrition.jobs import promote as promote_jobs
 from attrition.jobs import users as user_jobs
@@ -84,16 +90,54 @@ async def reload_model(caller: Admin, ctx: Context) -> ReloadResponse:
     if version is None:
         current = ctx.holder.current
         kept = f" Still serving version {current.version}." if current else ""
-        reason = ctx.holder.last_error or ctx.holder.registry_error or ctx.holder.problem
-        raise ApiError(503, f"reload failed: {str(reason).rstrip('.')}.{kept}")
-    try:
-        detail = {"previous_version": previous, "model_version": version}
-        await run_in_threadpool(
-            record_audit, ctx.engine, caller.name, "model.reload", ctx.settings.model_name, detail
+        reason = str(ctx.holder.last_error or ctx.holder.registry_error or ctx.holder.problem).rstrip(".")
+        serving = current.version if current else None
+        await _audit_reload(
+            ctx, caller.name, {"serving_version": serving, "error": reason}, AuditOutcome.FAILED
         )
-    except sa.exc.SQLAlchemyError:
-        logger.warning("reload by %s not audited: app database unreachable", caller.name)
+        raise ApiError(503, f"reload failed: {reason}.{kept}")
+    detail = {"previous_version": previous, "model_version": version}
+    await _audit_reload(ctx, caller.name, detail, AuditOutcome.OK)
     return ReloadResponse(previous_version=previous, model_version=version, changed=previous != version)
+
+
+async def _audit_reload(ctx: AppContext, actor: str, detail: dict[str, Any], outcome: AuditOutcome) -> None:
+    """The reload in the audit log; an unreachable database does not fail the reload itself."""
+    try:
+        name = ctx.settings.model_name
+        await run_in_threadpool(record_audit, ctx.engine, actor, "model.reload", name, detail, outcome)
+    except sa.exc.SQLAlchemyError:
+        logger.warning("reload by %s not audited: app database unreachable", actor)
+
+
+# --- audit log -------------------------------------------------------------------------------
+
+AuditText = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+@router.get(
+    "/audit", response_model=AuditList, summary="The audit log", responses=errors(*AUTH_ERRORS, 422, 503)
+)
+def list_audit_events(
+    caller: Admin,
+    ctx: Context,
+    action: Annotated[str | None, Query(min_length=1, max_length=64, examples=["promote"])] = None,
+    actor: AuditText = None,
+    outcome: Annotated[AuditOutcomeName | None, Query(examples=["refused"])] = None,
+    since: Annotated[dt.datetime | None, Query(examples=["2026-03-01T00:00:00Z"])] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, examples=[50])] = 100,
+) -> AuditList:
+    """Every write and admin action but predictions (those carry their caller in the prediction log)."""
+    where = AuditFilter(
+        action=action,
+        actor=actor,
+        outcome=AuditOutcome(outcome) if outcome else None,
+        since=naive_utc({"since": since})["since"],
+        limit=limit,
+    )
+    with database("read the audit log"):
+        events = list_audit(ctx.engine, where=where)
+    return AuditList(items=[AuditEventOut.model_validate(event) for event in events])
 
 
 # --- promotion -------------------------------------------------------------------------------

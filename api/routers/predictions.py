@@ -23,7 +23,7 @@ def _example(summary: str, value: object) -> dict[str, Example]:
     return {"example": {"summary": summary, "value": value}}
 
 
-def _naive_utc(moments: dict[str, dt.datetime | None]) -> dict[str, dt.datetime | None]:
+def naive_utc(moments: dict[str, dt.datetime | None]) -> dict[str, dt.datetime | None]:
     """The database stores naive UTC; an aware time is converted, a naive one is taken as UTC.
 
     A time whose UTC equivalent falls outside years 1-9999 (``0001-01-01T00:00:00+01:00``)
@@ -101,7 +101,7 @@ def list_predictions(
 
     ``caller`` (who asked) is filled for admins only.
     """
-    window = _naive_utc({"since": since, "until": until})
+    window = naive_utc({"since": since, "until": until})
     with database("read the prediction log"):
         rows, total = query_predictions(
             ctx.engine,

@@ -537,6 +537,10 @@ app.command("purge")(purge_cmd)
 app.command("export-employee")(export_employee_cmd)
 app.command("forget-employee")(forget_employee_cmd)
 
+from attrition.cli_audit import audit_cmd  # noqa: E402
+
+app.command("audit")(audit_cmd)
+
 
 if __name__ == "__main__":  # pragma: no cover
     from attrition.entrypoint import main

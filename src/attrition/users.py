@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from attrition.audit import AuditOutcome
 from attrition.db.models import User, utcnow
 from attrition.db.repositories import record_audit
 from attrition.keys import ROLES
@@ -202,12 +203,15 @@ def sign_in(
             "user.sign_in_locked",
             name,
             {"locked_until": row.locked_until.isoformat(), **seen},
+            AuditOutcome.REFUSED,
         )
         return SignIn(locked_until=row.locked_until)
     matches = _verify(row.password_hash if row is not None else _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
     if row is None or row.disabled_at is not None:
         reason = "unknown user" if row is None else "disabled user"
-        record_audit(engine, source, "user.sign_in_failed", name, {"reason": reason, **seen})
+        record_audit(
+            engine, source, "user.sign_in_failed", name, {"reason": reason, **seen}, AuditOutcome.REFUSED
+        )
         return SignIn()
     if not matches:
         return _failed(engine, name, policy, source, seen)
@@ -248,7 +252,7 @@ def _failed(engine: sa.Engine, name: str, policy: LockoutPolicy, source: str, se
     detail: dict[str, Any] = {"reason": "wrong password", "failures": failures, **seen}
     if locked_until is not None:
         detail["locked_until"] = locked_until.isoformat()
-    record_audit(engine, source, "user.sign_in_failed", name, detail)
+    record_audit(engine, source, "user.sign_in_failed", name, detail, AuditOutcome.REFUSED)
     return SignIn(locked_until=locked_until)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from attrition.audit import AuditOutcome
 from attrition.schema import COLUMNS, SNAPSHOT_DATE, ColumnSpec
 
 
@@ -116,7 +117,7 @@ class Outcome(Base):
 
 
 class AuditEvent(Base):
-    """Who did what and why: alias moves, key changes, reloads."""
+    """Who did what, when, why and how it ended: every write and admin action but predictions."""
 
     __tablename__ = "audit_log"
 
@@ -125,6 +126,8 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(sa.String(128))
     action: Mapped[str] = mapped_column(sa.String(64), index=True)
     subject: Mapped[str] = mapped_column(sa.String(255))
+    #: An :class:`AuditOutcome` (rows before 0006 were read back from their action and detail).
+    outcome: Mapped[str] = mapped_column(sa.String(16), server_default=AuditOutcome.OK.value, index=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 
 from attrition.db import data_versions
 from attrition.db.latest_scores import writer
-from attrition.db.models import AuditEvent, DriftRun, Outcome, Prediction, employees, latest_scores, utcnow
+from attrition.db.models import AuditEvent, DriftRun, Outcome, Prediction, employees, latest_scores
+from attrition.db.repositories import insert_audit
 from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 
 _PREDICTIONS = cast(sa.Table, Prediction.__table__)
@@ -284,7 +285,7 @@ def forget_employee(
             "employees": _delete(conn, employees, employees.c[ID_COLUMN] == number),
         }
         counts["audit_log"] = _pseudonymise_audit(conn, found, number, reference)
-        _insert_audit(
+        insert_audit(
             conn,
             actor,
             "employee.forget",
@@ -311,17 +312,3 @@ def _pseudonymise_audit(
             _AUDIT.update().where(_AUDIT.c.id == row["id"]).values(subject=subject[:255], detail=detail)
         )
     return len(found["audit_log"])
-
-
-def _insert_audit(
-    conn: sa.Connection, actor: str, action: str, subject: str, detail: Mapping[str, Any]
-) -> None:
-    """``repositories.record_audit``, inside the caller's transaction."""
-    values = {
-        "at": utcnow(),
-        "actor": actor[:128],
-        "action": action,
-        "subject": subject[:255],
-        "detail": dict(detail),
-    }
-    conn.execute(_AUDIT.insert().values(**values))

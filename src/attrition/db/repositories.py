@@ -17,6 +17,7 @@ from typing import Any, cast
 import pandas as pd
 import sqlalchemy as sa
 
+from attrition.audit import AuditOutcome
 from attrition.db import data_versions
 from attrition.db import latest_scores as latest
 from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
@@ -414,7 +415,7 @@ def record_feedback(
     """
     with engine.begin() as conn:
         outcome_id = _insert_outcome(conn, employee_number, left, outcome_date, prediction_id, "feedback")
-        _insert_audit(conn, actor, "feedback", str(outcome_id), {"prediction_id": prediction_id})
+        insert_audit(conn, actor, "feedback", str(outcome_id), {"prediction_id": prediction_id})
     return outcome_id
 
 
@@ -468,32 +469,65 @@ def outcomes_frame(engine: sa.Engine, since: dt.date | None = None) -> pd.DataFr
 
 
 def record_audit(
-    engine: sa.Engine, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None = None
+    engine: sa.Engine,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any] | None = None,
+    outcome: AuditOutcome = AuditOutcome.OK,
 ) -> None:
-    """Append an audit event (alias moves, key changes, reloads)."""
+    """Append an audit event: who (``actor``) did what to what, how it ended, and the detail."""
     with engine.begin() as conn:
-        _insert_audit(conn, actor, action, subject, detail)
+        insert_audit(conn, actor, action, subject, detail, outcome)
 
 
-def _insert_audit(
-    conn: sa.Connection, actor: str, action: str, subject: str, detail: Mapping[str, Any] | None
+def insert_audit(
+    conn: sa.Connection,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: Mapping[str, Any] | None,
+    outcome: AuditOutcome = AuditOutcome.OK,
 ) -> None:
+    """:func:`record_audit` inside the caller's transaction (the event commits with the change it records)."""
     values = {
         "at": utcnow(),
         "actor": actor[:128],
         "action": action[:64],
         "subject": subject[:255],
+        "outcome": AuditOutcome(outcome).value,
         "detail": dict(detail) if detail else None,
     }
     conn.execute(_AUDIT.insert().values(**values))
 
 
-def list_audit(engine: sa.Engine, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Newest audit events first, optionally of one action."""
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit events to list (each ``None`` matches all)."""
+
+    action: str | None = None
+    actor: str | None = None
+    outcome: AuditOutcome | None = None
+    since: dt.datetime | None = None
+    limit: int = 100
+
+
+def list_audit(
+    engine: sa.Engine, action: str | None = None, limit: int = 100, *, where: AuditFilter | None = None
+) -> list[dict[str, Any]]:
+    """Newest audit events first, of one action or as ``where`` says."""
+    where = where or AuditFilter(action=action, limit=limit)
     table = _AUDIT
-    query = sa.select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(limit)
-    if action is not None:
-        query = query.where(table.c.action == action)
+    query = sa.select(table).order_by(table.c.at.desc(), table.c.id.desc()).limit(where.limit)
+    for column, value in (
+        (table.c.action, where.action),
+        (table.c.actor, where.actor),
+        (table.c.outcome, where.outcome and AuditOutcome(where.outcome).value),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(table.c.at >= where.since)
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(query)]
 

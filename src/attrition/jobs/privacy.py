@@ -25,6 +25,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from attrition.audit import AuditOutcome
 from attrition.config import Settings
 from attrition.db import privacy as db
 from attrition.db.engine import get_engine
@@ -93,7 +94,8 @@ def _audit_purge(engine: sa.Engine, actor: str, outcome: PurgeOutcome) -> None:
         "report_files": outcome.report_files,
     }
     try:
-        record_audit(engine, actor, "retention.purge", f"older-than:{outcome.days}d", detail)
+        result = AuditOutcome.FAILED if outcome.error else AuditOutcome.OK
+        record_audit(engine, actor, "retention.purge", f"older-than:{outcome.days}d", detail, result)
     except sa.exc.SQLAlchemyError as exc:
         outcome.exit_code = 1
         outcome.error = (outcome.error or "purged") + f"; the audit event was not recorded: {_short(exc)}"
@@ -161,7 +163,14 @@ def export_employee(settings: Settings, number: int, actor: str) -> ExportOutcom
             detail = {"outcome": "exported", "rows": counts}
             record_audit(engine, actor, "employee.export", db.employee_subject(number), detail)
         else:  # a number nothing is stored about is not written down either (nor is a forgotten one)
-            record_audit(engine, actor, "employee.export", UNKNOWN_SUBJECT, {"outcome": "not_found"})
+            record_audit(
+                engine,
+                actor,
+                "employee.export",
+                UNKNOWN_SUBJECT,
+                {"outcome": "not_found"},
+                AuditOutcome.NOT_FOUND,
+            )
     except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
         return ExportOutcome(number=number, exit_code=1, error=f"export failed: {_short(exc)}")
     if not found:
@@ -183,12 +192,12 @@ def forget_employee(
     try:
         data = _collect(settings, engine, number)
         if not _found(data):
-            _audit_forget(engine, audit, "not_found")
+            _audit_forget(engine, audit, AuditOutcome.NOT_FOUND)
             outcome.exit_code, outcome.error = 1, _nothing_stored(number)
             return outcome
         busy = active_jobs(settings, data["files"]["score_jobs"])
         if busy:
-            _audit_forget(engine, audit, "refused")
+            _audit_forget(engine, audit, AuditOutcome.REFUSED)
             outcome.exit_code = 1
             outcome.error = f"score job {busy[0]} is running and holds the employee's row: retry when it ends"
             return outcome
@@ -198,17 +207,18 @@ def forget_employee(
             engine, number, actor=actor, reference=outcome.reference, detail=detail
         )
     except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
-        _audit_forget(engine, audit, "failed", files=outcome.files)
+        _audit_forget(engine, audit, AuditOutcome.FAILED, files=outcome.files)
         outcome.exit_code = 1
         outcome.error = f"forget failed, re-run it to finish: {_short(exc)}"
     return outcome
 
 
-def _audit_forget(engine: sa.Engine, audit: dict[str, str], result: str, **extra: Any) -> None:
+def _audit_forget(engine: sa.Engine, audit: dict[str, str], result: AuditOutcome, **extra: Any) -> None:
     """A forget that did not complete, in the audit log (a completed one is written with its deletions)."""
     try:
-        detail = {"outcome": result, "reference": audit["reference"], **extra}
-        record_audit(engine, audit["actor"], "employee.forget", f"forget:{audit['reference']}", detail)
+        detail = {"outcome": result.value, "reference": audit["reference"], **extra}
+        subject = f"forget:{audit['reference']}"
+        record_audit(engine, audit["actor"], "employee.forget", subject, detail, result)
     except sa.exc.SQLAlchemyError as exc:
         logger.error("forget %s: audit event not recorded: %s", audit["reference"], _short(exc))
 

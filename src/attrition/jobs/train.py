@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
+from attrition.audit import AuditOutcome
 from attrition.config import Settings
 from attrition.db.engine import get_engine
-from attrition.db.repositories import load_employees
+from attrition.db.repositories import load_employees, record_audit
+from attrition.errors import short_error
 from attrition.jobs.base import Outcome, Progress
 from attrition.jobs.promote import PromoteOutcome, PromoteRequest, promote_version
 from attrition.registry.runs import log_and_register
-from attrition.registry.store import RegistryError, preflight
+from attrition.registry.store import RegistryError, default_actor, preflight
 from attrition.schema import SNAPSHOT_DATE
 from attrition.training.pipeline import TrainingDataError, TrainingResult, search_trials, train_model
 from attrition.training.search import SearchOutcome
@@ -70,9 +73,39 @@ class TrainOutcome(Outcome):
 def train_and_register(
     settings: Settings, request: TrainRequest | None = None, progress: Progress | None = None
 ) -> TrainOutcome:
-    """Search, fit, calibrate, audit and register a model; promote it when asked."""
+    """Search, fit, calibrate, audit and register a model; promote it when asked.
+
+    A whole training (not a search-only worker's share) is an audit event, ended or failed.
+    """
     request = request or TrainRequest()
     settings = with_overrides(settings, request)
+    outcome = _train(settings, request, progress)
+    if not request.search_only:
+        _audit_training(settings, request, outcome)
+    return outcome
+
+
+def _audit_training(settings: Settings, request: TrainRequest, outcome: TrainOutcome) -> None:
+    """``model.train`` with the version registered (or the error) and where the records came from."""
+    registered = outcome.version is not None
+    detail = {
+        "version": outcome.version,
+        "source": outcome.source,
+        "trials": settings.training.trials,
+        "promote": request.promote,
+        "reason": request.reason,
+        "exit_code": outcome.exit_code,
+        "error": None if registered else (outcome.error or "not registered").splitlines()[0][:500],
+    }
+    result = AuditOutcome.OK if registered else AuditOutcome.FAILED
+    actor = request.actor or default_actor()
+    try:
+        record_audit(get_engine(settings.db_url), actor, "model.train", settings.model_name, detail, result)
+    except sa.exc.SQLAlchemyError as exc:
+        logger.error("training by %s not audited: %s", actor, short_error(exc))
+
+
+def _train(settings: Settings, request: TrainRequest, progress: Progress | None) -> TrainOutcome:
     try:
         frame, source = training_records(settings, request)
     except TrainingDataError as exc:

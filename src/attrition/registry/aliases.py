@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
+from attrition.audit import AuditOutcome
 from attrition.config import CHALLENGER, CHAMPION, Settings
 from attrition.db.repositories import list_audit, record_audit
 from attrition.registry.store import (
@@ -226,6 +227,7 @@ def _record_refusal(
         f"{name}@{CHAMPION}",
         {"version": decision.version, "champion": decision.previous_champion, "reasons": decision.reasons}
         | {"checks": jsonable(decision.checks)},
+        AuditOutcome.REFUSED,
     )
     logger.warning("promotion of %s version %s refused: %s", name, decision.version, reasons)
 
