@@ -13,7 +13,8 @@ one of them and not in the code breaks the test:
 * service host names to loopback: ``postgres:5432`` the local server, ``mlflow:5000`` and
   ``api:8000`` the ports the test picked, the service's own port its free port;
 * PostgreSQL URLs renamed to this run's databases (``init-databases.sh`` makes one role per
-  database, named like it, so the URL's user must equal its database).
+  database, named like it, and a ``<database>_app`` runtime role for the app database, so the
+  URL's user must be one of those).
 
 Processes run in their own session (process group) so teardown can signal every child a
 server spawned (MLflow's workers and job consumers) and check that none is left.
@@ -244,13 +245,15 @@ class Mapper:
 
     def _database_url(self, text: str) -> str:
         url = make_url(text)
-        if url.database not in self._databases or url.username != url.database:
+        runtime = runtime_roles().get(url.database or "")
+        if url.database not in self._databases or url.username not in (url.database, runtime):
             raise ComposeError(
                 f"{url.render_as_string()}: expected a database init-databases.sh creates "
-                f"({', '.join(self._databases)}) reached as the role of the same name"
+                f"({', '.join(self._databases)}) reached as the role of the same name or its runtime role"
             )
         local = self._databases[url.database]
-        return url.set(username=local, database=local).render_as_string(hide_password=False)
+        user = local if url.username == url.database else f"{local}{RUNTIME_SUFFIX}"
+        return url.set(username=user, database=local).render_as_string(hide_password=False)
 
 
 def _volume_paths(service: Mapping[str, Any], root: Path) -> dict[str, Path]:
@@ -342,6 +345,20 @@ def database_names(script: Path = INIT_DATABASES) -> dict[str, tuple[str, str]]:
     if not found:
         raise ComposeError(f'{script}: no create "${{NAME_VAR:-name}}" "${{PASSWORD_VAR:-}}" lines')
     return {default: (name_var, password_var) for name_var, default, password_var in found}
+
+
+#: The runtime role of a database is named after it: ``create_runtime "${APP_DB_NAME:-attrition}" "${APP_DB_NAME:-attrition}_app"``.
+RUNTIME_SUFFIX = "_app"
+
+
+def runtime_roles(script: Path = INIT_DATABASES) -> dict[str, str]:
+    """``create_runtime`` lines: default database name -> its runtime role's default name."""
+    found = re.findall(
+        r'^create_runtime "\$\{\w+:-(\w+)\}" "\$\{\w+:-(\w+)\}(\w+)"', script.read_text(), re.MULTILINE
+    )
+    if any(suffix != RUNTIME_SUFFIX or base != name for name, base, suffix in found):
+        raise ComposeError(f"{script}: a runtime role not named <database>{RUNTIME_SUFFIX}: {found}")
+    return {name: f"{name}{suffix}" for name, _, suffix in found}
 
 
 def postgres_healthy(compose: Mapping[str, Any], server_url: str) -> subprocess.CompletedProcess[str]:

@@ -185,7 +185,8 @@ def test_the_proxy_is_the_one_entry_point_and_mlflow_owns_the_artifacts() -> Non
         environment = services[name]["environment"]
         if name != "ui":
             assert environment["ATTRITION_MLFLOW_TRACKING_URI"] == "http://mlflow:5000", name
-            assert environment["ATTRITION_DATABASE_URL"].startswith("postgresql+psycopg://attrition:"), name
+            user = "attrition" if name == "bootstrap" else "attrition_app"  # migrations need the owner
+            assert environment["ATTRITION_DATABASE_URL"].startswith(f"postgresql+psycopg://{user}:"), name
     assert "ATTRITION_DATABASE_URL" not in services["ui"]["environment"], "the UI reaches the API only"
     assert services["api"]["environment"]["FORWARDED_ALLOW_IPS"] == "*", (
         "clients would share the proxy's address"
@@ -196,6 +197,7 @@ def test_each_database_user_reaches_only_its_database() -> None:
     services = _compose()["services"]
     urls = {
         "app": services["api"]["environment"]["ATTRITION_DATABASE_URL"],
+        "app owner": services["bootstrap"]["environment"]["ATTRITION_DATABASE_URL"],
         "optuna": services["bootstrap"]["environment"]["ATTRITION_OPTUNA_STORAGE"],
         "mlflow": services["mlflow"]["command"][
             services["mlflow"]["command"].index("--backend-store-uri") + 1
@@ -204,12 +206,17 @@ def test_each_database_user_reaches_only_its_database() -> None:
     users = {key: re.match(r"[^:]+://([^:]+):[^@]+@postgres:5432/(\w+)$", url) for key, url in urls.items()}
     assert all(users.values()), urls
     assert {key: (m[1], m[2]) for key, m in users.items() if m} == {
-        "app": ("attrition", "attrition"),
+        "app": ("attrition_app", "attrition"),
+        "app owner": ("attrition", "attrition"),
         "optuna": ("optuna", "optuna"),
         "mlflow": ("mlflow", "mlflow"),
     }
     init = (ROOT / "deploy" / "postgres" / "init-databases.sh").read_text(encoding="utf-8")
     assert init.count("REVOKE ALL ON DATABASE") == 1 and 'OWNER :"name"' in init
+    # the runtime role gets rows, never the schema: no CREATE on it, no ownership
+    runtime = init[init.index("create_runtime() {") : init.index("\n}\n", init.index("create_runtime() {"))]
+    assert "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES" in runtime and "CREATE ON SCHEMA" not in runtime
+    assert "OWNER" not in runtime and "ALL PRIVILEGES" not in runtime
 
 
 def test_nginx_accepts_the_proxy_configuration(tmp_path: Path) -> None:

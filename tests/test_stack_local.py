@@ -30,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from stack_support import (
+    RUNTIME_SUFFIX,
     LocalService,
     Network,
     Process,
@@ -45,6 +46,7 @@ from stack_support import (
     local_service,
     postgres_healthy,
     read_dot_env,
+    runtime_roles,
     start,
     stop,
     wait_healthy,
@@ -172,6 +174,7 @@ def stack(tmp_path: Path, server_url: str) -> Iterator[Stack]:
     suffix = uuid.uuid4().hex[:8]
     defaults = database_names()
     local_names = {default: f"{default}_stack_{suffix}" for default in defaults}
+    roles = [*local_names.values(), *(f"{local_names[db]}{RUNTIME_SUFFIX}" for db in runtime_roles())]
     env = dot_env()
     compose = load_compose(env)
     stack = Stack(tmp_path, env, compose)
@@ -189,7 +192,7 @@ def stack(tmp_path: Path, server_url: str) -> Iterator[Stack]:
     stack.proxy = proxy
     leftovers: dict[str, list[int]] = {}
     with ExitStack() as cleanup:
-        cleanup.callback(drop_databases, server_url, list(local_names.values()))
+        cleanup.callback(drop_databases, server_url, roles)
         ready = postgres_healthy(compose, server_url)
         assert ready.returncode == 0, f"postgres healthcheck: {ready.stdout}{ready.stderr}"
         postgres_env = environment_of(compose["services"]["postgres"])
@@ -202,7 +205,7 @@ def stack(tmp_path: Path, server_url: str) -> Iterator[Stack]:
         yield stack
     assert not any(leftovers.values()), f"processes left running after teardown: {leftovers}"
     _stopped_cleanly(stack)
-    assert existing(server_url, list(local_names.values())) == {"databases": [], "roles": []}
+    assert existing(server_url, roles) == {"databases": [], "roles": []}
 
 
 def _stopped_cleanly(stack: Stack) -> None:
@@ -400,6 +403,28 @@ def _process_groups_hold_the_workers(stack: Stack) -> None:
     assert len(group_members(stack.processes["mlflow"].pgid)) >= 3
 
 
+def _services_write_rows_but_not_the_schema(stack: Stack) -> None:
+    """The API and drift service run as the app database's runtime role: rows yes, DDL no; bootstrap as the owner."""
+    urls = {name: make_url(stack.services[name].env["ATTRITION_DATABASE_URL"]) for name in ("api-1", "drift")}
+    owner = make_url(stack.services["bootstrap"].env["ATTRITION_DATABASE_URL"])
+    assert owner.username == owner.database
+    assert {url.username for url in urls.values()} == {f"{owner.database}{RUNTIME_SUFFIX}"}
+    engine = sa.create_engine(urls["api-1"])
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM predictions")).scalar_one() > 0
+            for ddl in (
+                "CREATE TABLE intruder (x int)",
+                "DROP TABLE predictions",
+                "ALTER TABLE audit_log DROP COLUMN actor",
+            ):
+                with pytest.raises(sa.exc.ProgrammingError, match=r"permission denied|must be owner"):
+                    conn.execute(sa.text(ddl))
+                conn.rollback()
+    finally:
+        engine.dispose()
+
+
 def test_the_compose_stack_runs_end_to_end(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     _process_groups_hold_the_workers(stack)
     assert "champion: trained and promoted" in stack.bootstrap_output, stack.bootstrap_output
@@ -410,3 +435,4 @@ def test_the_compose_stack_runs_end_to_end(stack: Stack, monkeypatch: pytest.Mon
     _drift_run_on_ui_page(stack, run, monkeypatch)
     _mlflow_has_champion_and_drift_run(stack, run)
     _optuna_study_in_its_database(stack)
+    _services_write_rows_but_not_the_schema(stack)
