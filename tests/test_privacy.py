@@ -316,7 +316,7 @@ def test_forget_removes_everything_about_the_employee_only(db_url: str, tmp_path
         "employees": 2,
         "audit_log": 3,
     }
-    assert outcome.files == {"score_jobs": 2, "reference_data": 1}
+    assert outcome.files == {"score_jobs": 2, "reference_data": 1, "mlflow_runs": 0}
     assert (_count(engine, employees), _count(engine, Prediction), _count(engine, latest_scores)) == (
         totals[employees] - 2,
         totals[Prediction] - 2,

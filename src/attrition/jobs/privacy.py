@@ -33,6 +33,8 @@ from attrition.db.models import utcnow
 from attrition.db.repositories import record_audit
 from attrition.jobs.base import Outcome
 from attrition.jobs.privacy_files import active_jobs, forget_files, reference_lines, score_job_lines
+from attrition.registry.privacy import forget_runs, run_lines
+from attrition.registry.store import RegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +173,7 @@ def export_employee(settings: Settings, number: int, actor: str) -> ExportOutcom
                 {"outcome": "not_found"},
                 AuditOutcome.NOT_FOUND,
             )
-    except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
+    except (sa.exc.SQLAlchemyError, RegistryError, OSError, ValueError) as exc:
         return ExportOutcome(number=number, exit_code=1, error=f"export failed: {_short(exc)}")
     if not found:
         return ExportOutcome(number=number, exit_code=1, error=_nothing_stored(number))
@@ -201,12 +203,12 @@ def forget_employee(
             outcome.exit_code = 1
             outcome.error = f"score job {busy[0]} is running and holds the employee's row: retry when it ends"
             return outcome
-        outcome.files = forget_files(settings, number)
+        outcome.files = forget_files(settings, number) | {"mlflow_runs": forget_runs(settings, number)}
         detail = {"reference": outcome.reference, "files": outcome.files}
         outcome.rows = db.forget_employee(
             engine, number, actor=actor, reference=outcome.reference, detail=detail
         )
-    except (sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
+    except (sa.exc.SQLAlchemyError, RegistryError, OSError, ValueError) as exc:
         _audit_forget(engine, audit, AuditOutcome.FAILED, files=outcome.files)
         outcome.exit_code = 1
         outcome.error = f"forget failed, re-run it to finish: {_short(exc)}"
@@ -235,6 +237,7 @@ def _collect(settings: Settings, engine: sa.Engine, number: int) -> dict[str, An
         "files": {
             "score_jobs": list(score_job_lines(settings, number)),
             "reference_data": list(reference_lines(settings, number)),
+            "mlflow_runs": run_lines(settings, number),
         },
     }
 

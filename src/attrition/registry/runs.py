@@ -236,8 +236,18 @@ def _reference_sample(result: TrainingResult) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _input_example(holdout: pd.DataFrame) -> pd.DataFrame:
+    """Five generated records typed like the holdout: the example travels with every copy of the
+    model, so it is nobody's record (a forget could not reach it)."""
+    from attrition.data.generator import generate_workforce
+
+    columns = [c for c in RECORD_COLUMNS if c in holdout.columns]
+    synthetic = generate_workforce(5, seed=0)[columns]
+    return synthetic.astype({c: holdout[c].dtype for c in columns}).reset_index(drop=True)
+
+
 def _log_model(model: AttritionModel, holdout: pd.DataFrame) -> Any:
-    example = _contract(holdout)[[c for c in RECORD_COLUMNS if c in holdout.columns]].head(5)
+    example = _input_example(holdout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # integer-column and pickling hints
         signature = infer_signature(example, model.predict(example))
