@@ -213,6 +213,9 @@ class ApiClient:
     def keys(self) -> JSON:
         return self._json("GET", "/v1/admin/keys")
 
+    def audit(self, *, outcome: str | None = None, limit: int = 200) -> JSON:
+        return self._json("GET", "/v1/admin/audit", params=_params({"outcome": outcome, "limit": limit}))
+
     def create_key(self, name: str, role: str) -> JSON:
         return self._json("POST", "/v1/admin/keys", json={"name": name, "role": role})
 

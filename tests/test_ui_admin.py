@@ -63,9 +63,9 @@ def _disable(app: AppTest, name: str) -> AppTest:
     return _click(app, "admin_disable_user_button")
 
 
-def test_an_admin_sees_three_tabs_and_every_user(ui_world: World) -> None:
+def test_an_admin_sees_four_tabs_and_every_user(ui_world: World) -> None:
     app = _admin(ui_world)
-    assert [tab.label for tab in app.tabs] == ["Users", "API keys", "Model versions"]
+    assert [tab.label for tab in app.tabs] == ["Users", "API keys", "Model versions", "Audit log"]
     users = _frame(app, "last_sign_in_at")
     assert {"ui-admin", "ui-predictor", "ui-viewer"} <= set(users["name"])
     assert users.set_index("name").loc["ui-predictor", "role"] == "predictor"
@@ -178,6 +178,18 @@ def test_roll_back_needs_a_confirmation_and_says_there_is_nothing_to_roll_back_t
 def test_reload_shows_the_version_served(ui_world: World) -> None:
     app = _click(_admin(ui_world), "admin_reload")
     assert "Reloaded: the API still serves version **1**; the champion did not change." in texts(app)
+
+
+def test_the_audit_log_shows_who_did_what_and_filters_by_outcome(ui_world: World) -> None:
+    app = _click(_admin(ui_world), "admin_reload")
+    events = _frame(app, "outcome")
+    reload = events[events["action"] == "model.reload"].iloc[0]
+    assert (reload["actor"], reload["outcome"]) == ("user:ui-admin", "ok")
+    assert '"model_version": "1"' in reload["detail"]
+    assert "user.sign_in" in set(events["action"])  # the page's own sign-in
+    app.selectbox(key="admin_audit_outcome").select("not_found").run()
+    assert not app.exception, app.exception
+    assert "No audit events match." in texts(app)
 
 
 @pytest.mark.parametrize("role", ["viewer", "predictor"])

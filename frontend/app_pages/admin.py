@@ -1,10 +1,12 @@
-"""Admin: user accounts, API keys and model versions, changed through ``/v1/admin`` (audited there).
+"""Admin: user accounts, API keys and model versions, changed through ``/v1/admin`` (audited there),
+and the audit log itself.
 
 A change runs in its button's callback; its outcome is shown at the top of its tab in the run that
 follows and dropped in that run, so a new password or key never stays in the session."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,10 @@ _USERS |= {"last_sign_in_at": "Last sign-in", "locked_until": "Locked until", "d
 _KEYS = {"name": "Name", "role": "Role", "prefix": "Prefix", "active": "Active"}
 _KEYS |= {"created_at": "Created", "revoked_at": "Revoked"}
 _OPTIONAL = "leave empty to have one generated"
+_AUDIT = {"at": "When (UTC)", "actor": "Who", "action": "Action", "subject": "On", "outcome": "Outcome"}
+_AUDIT |= {"detail": "Detail"}
+_AUDIT_LIMIT = 200
+_ANY = "any"
 
 
 @dataclass
@@ -83,10 +89,10 @@ def _show(outcome: Outcome | None, tab: str) -> None:
         st.warning("Copy it now: it is not shown again.", icon=":material/key:")
 
 
-def _load(method: str, what: str) -> Any:
+def _load(method: str, what: str, **kwargs: Any) -> Any:
     """A read for one tab: a refusal is explained in the tab; API down or signed out stops the page."""
     try:
-        return state.read(method)
+        return state.read(method, **kwargs)
     except (SessionExpired, ApiUnreachable) as exc:
         with state.guard(what):
             raise exc
@@ -238,11 +244,30 @@ def _versions(items: list[dict[str, Any]]) -> None:
         _button("Roll back", back_run, "predictions switch to the previous champion at once", bool(champion))
 
 
+def _audit_tab(outcome: Outcome | None) -> None:
+    """Who did what and how it ended, newest first (the CLI's ``attrition audit`` filters further)."""
+    ended = st.selectbox("Outcome", (_ANY, "ok", "refused", "failed", "not_found"), key="admin_audit_outcome")
+    listing = _load("audit", "the audit log", outcome=None if ended == _ANY else ended, limit=_AUDIT_LIMIT)
+    if listing is None:
+        return
+    events = [{**e, "detail": json.dumps(e["detail"]) if e["detail"] else ""} for e in listing["items"]]
+    if not events:
+        st.info("No audit events match.", icon=_ICONS["info"])
+        return
+    _table(events, _AUDIT, "admin_audit_table")
+    st.caption(
+        f"The newest {_AUDIT_LIMIT} events. Predictions are not audit events: the prediction log "
+        "names each one's caller. On the server, `attrition audit --action A --actor X --since D` filters further."
+    )
+
+
 st.title("Admin")
-st.caption("Who can sign in, the API keys other systems call with, and which model version serves.")
+st.caption(
+    "Who can sign in, the API keys other systems call with, which model version serves, and who did what."
+)
 state.require("admin", "The Admin page")
 _outcome: Outcome | None = st.session_state.pop(_RESULT, None)
-_TABS = {"Users": _users_tab, "API keys": _keys_tab, "Model versions": _versions_tab}
+_TABS = {"Users": _users_tab, "API keys": _keys_tab, "Model versions": _versions_tab, "Audit log": _audit_tab}
 for _tab, _render in zip(st.tabs(list(_TABS)), _TABS.values(), strict=True):
     with _tab:
         _render(_outcome)
