@@ -112,9 +112,15 @@ class ApiClient:
         return self._send(method, path, **kwargs).json()
 
     # -- session -----------------------------------------------------------------
-    def sign_in(self, user: str, password: str) -> Session:
-        """Exchange user name and password for a bearer token (401: wrong; 429: locked out)."""
-        body = self._json("POST", "/v1/auth/token", data={"username": user, "password": password})
+    def sign_in(self, user: str, password: str, client_address: str | None = None) -> Session:
+        """Exchange user name and password for a bearer token (401: wrong; 429: locked out).
+
+        ``client_address``: the browser's, forwarded so the API counts failed sign-ins per
+        person rather than one bucket for the whole UI (the API trusts it from the UI's host).
+        """
+        headers = {"X-Forwarded-For": client_address} if client_address else {}
+        form = {"username": user, "password": password}
+        body = self._json("POST", "/v1/auth/token", data=form, headers=headers)
         expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=int(body["expires_in"]))
         return Session(user=user, role=str(body["role"]), token=str(body["access_token"]), expires_at=expires)
 

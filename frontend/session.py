@@ -8,6 +8,7 @@ a message that says what is missing and how to fix it, never a stack trace.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
@@ -45,6 +46,24 @@ def current() -> Session | None:
 
 def sign_in(session: Session) -> None:
     st.session_state[_SESSION] = session
+
+
+def browser_address() -> str | None:
+    """The signing-in browser's address: the peer, or behind a proxy on this host or network
+    (a loopback or private peer) the address that proxy put last in X-Forwarded-For."""
+    return client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
+
+
+def client_address(peer: str | None, forwarded: str | None) -> str | None:
+    """``peer`` unless it is a proxy of ours (loopback/private) that forwarded an address."""
+    try:
+        proxied = peer is None or ipaddress.ip_address(peer).is_private  # loopback is private too
+    except ValueError:
+        proxied = False
+    hops = [hop.strip() for hop in (forwarded or "").split(",") if hop.strip()]
+    if proxied and hops:
+        return hops[-1]  # the one our proxy added; anything left of it the client could have written
+    return peer
 
 
 def sign_out(note: str | None = None) -> None:

@@ -25,7 +25,7 @@ if submitted:
         st.stop()
     api = ApiClient(settings.api_url, timeout=settings.request_timeout_seconds)
     try:
-        state.sign_in(api.sign_in(user.strip(), password))
+        state.sign_in(api.sign_in(user.strip(), password, state.browser_address()))
     except ApiUnreachable:
         st.error(
             f"The prediction API at {settings.api_url} does not answer. Start it with `attrition serve api` "
