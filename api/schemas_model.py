@@ -118,6 +118,10 @@ class ModelCardResponse(BaseModel):
     risk_bands: dict[str, Any]
     fairness: dict[str, Any]
     protected_attributes: dict[str, Any]
+    proxies: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How well the inputs predict each protected attribute (empty: trained before the report)",
+    )
     inputs: list[Any]
     top_factors: list[dict[str, Any]]
     contribution_units: str

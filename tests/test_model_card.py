@@ -107,3 +107,12 @@ def test_cli_model_card_without_champion(empty_env: Settings, cli_env: Callable[
     cli_env(empty_env)
     result = runner.invoke(app, ["model-card"])
     assert result.exit_code == 2 and "attrition train --promote" in result.output
+
+
+def test_the_model_card_shows_the_proxy_table(model_env: ModelEnv) -> None:
+    card = build_card(model_env.settings)
+    (gender,) = [a for a in card["proxies"]["attributes"] if a["attribute"] == "Gender"]
+    assert 0.0 <= gender["value"] <= 1.0 and len(gender["top_inputs"]) == 5
+    text = render_markdown(card)
+    assert "## Proxies of the protected attributes" in text
+    assert f"| Gender | no | ROC-AUC {gender['value']:.3f} |" in text

@@ -121,6 +121,19 @@ def test_fairness_tab_shows_each_attribute_its_groups_and_the_gate(
         assert f"Lower confidence bound {bound * 100:.1f}% · limit {limit * 100:.1f}%" in shown
 
 
+def test_fairness_tab_shows_how_well_the_inputs_predict_each_protected_attribute(
+    page: AppTest, card: dict[str, Any]
+) -> None:
+    measured = [a for a in card["proxies"]["attributes"] if "value" in a]
+    assert measured, "the fixture's champion has a proxy report"
+    assert "Proxies of the protected attributes" in [s.value for s in page.subheader]
+    table = _frame(page, "Attribute", "Predicted from the inputs")
+    assert table["Attribute"].tolist() == [a["attribute"] for a in measured]
+    first = measured[0]
+    assert table["Predicted from the inputs"].iloc[0] == f"ROC-AUC {first['value']:.2f}"
+    assert table["Inputs carrying it most"].iloc[0].startswith(first["top_inputs"][0]["column"])
+
+
 def test_explanations_plot_the_global_importance_largest_on_top(page: AppTest, card: dict[str, Any]) -> None:
     bars = _chart(page, "importance_chart")["data"][0]
     top = card["top_factors"][:15]

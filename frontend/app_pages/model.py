@@ -188,6 +188,31 @@ def fairness(card: dict[str, Any]) -> None:
     if not f.get("attributes"):
         widgets.missing("The card has no fairness audit.", TRAIN_FIX)
     st.caption(card["protected_attributes"].get("statement") or "")
+    proxies(card.get("proxies") or {})
+
+
+def proxies(report: dict[str, Any]) -> None:
+    """How much of each protected attribute the inputs carry (excluded is not the same as no effect)."""
+    measured = [a for a in report.get("attributes", []) if "value" in a]
+    if not measured:
+        return
+    st.subheader("Proxies of the protected attributes")
+    st.markdown(
+        "How well the model's inputs predict each protected attribute: a model that never reads it can "
+        "still act on it through inputs that carry it. ROC-AUC 0.5 (or R² 0) means the inputs say nothing."
+    )
+    rows = [
+        {
+            "Attribute": a["attribute"],
+            "Predicted from the inputs": f"{'ROC-AUC' if a['metric'] == 'roc_auc' else 'R²'} {a['value']:.2f}",
+            "Inputs carrying it most": ", ".join(
+                f"{t['column']} ({t['share']:.0%})" for t in a.get("top_inputs", [])[:3]
+            ),
+        }
+        for a in measured
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="fairness_proxies")
+    st.caption(report.get("method", ""))
 
 
 def explanations(card: dict[str, Any]) -> None:

@@ -73,6 +73,7 @@ def _card(settings: Settings, version: str, summary: dict[str, Any]) -> dict[str
         "data": _data_facts(summary),
         **_quality_facts(summary),
         **_fairness_facts(summary),
+        "proxies": summary.get("proxies") or {},
         "inputs": summary.get("input_columns", []),
         "top_factors": _top_factors(summary),
         "contribution_units": model.get("contribution_units", "probability points"),
@@ -206,6 +207,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         _metrics_section(card),
         _threshold_section(card),
         _fairness_section(card),
+        _proxies_section(card),
         _factors_section(card),
         "## Limitations\n\n" + "\n".join(f"- {item}" for item in card["limitations"]),
     ]
@@ -301,6 +303,32 @@ def _fairness_section(card: dict[str, Any]) -> str:
         )
     if f.get("failures"):
         lines += ["", "Failures: " + "; ".join(f["failures"])]
+    return "\n".join(lines)
+
+
+def _proxies_section(card: dict[str, Any]) -> str:
+    """How much of each protected attribute the inputs carry, so nobody reads "excluded" as "no effect"."""
+    proxies = card.get("proxies") or {}
+    if not proxies.get("attributes"):
+        return "## Proxies of the protected attributes\n\nNot measured for this version (trained before the proxy report)."
+    lines = [
+        "## Proxies of the protected attributes\n",
+        f"How well the model's inputs predict each protected attribute ({proxies.get('method')}, "
+        f"{proxies.get('rows', 0):,} rows). A model that never reads an attribute can still act on it "
+        "through inputs that carry it; ROC-AUC 0.5 or R² 0 would mean the inputs say nothing about it. "
+        "A linear model is a lower bound: a flexible model may recover more.",
+        "",
+        "| attribute | a model input? | predicted from the inputs | inputs carrying it most (share) |",
+        "|---|---|---|---|",
+    ]
+    for a in proxies["attributes"]:
+        if "value" not in a:
+            lines.append(f"| {a['attribute']} | | {a.get('note', 'not measured')} | |")
+            continue
+        metric = "ROC-AUC" if a["metric"] == "roc_auc" else "R²"
+        top = ", ".join(f"{t['column']} ({_pct(t['share'])})" for t in a.get("top_inputs", []))
+        used = "yes" if a.get("is_model_input") else "no"
+        lines.append(f"| {a['attribute']} | {used} | {metric} {_num(a['value'])} | {top} |")
     return "\n".join(lines)
 
 

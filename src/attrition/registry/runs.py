@@ -107,6 +107,7 @@ def training_summary(
         "risk_bands": model.risk_bands.model_dump(),
         "fairness": jsonable(result.fairness.to_dict()),
         "fairness_passed": bool(result.fairness.passed),
+        "proxies": jsonable(result.proxies),
         "global_importance": {k: float(v) for k, v in result.global_importance.items()},
         "input_columns": list(model.input_columns),
         "protected_attributes": list(model.protected_attributes),

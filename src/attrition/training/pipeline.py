@@ -30,6 +30,7 @@ from attrition.training import plots
 from attrition.training.evaluation import classification_metrics, confusion_counts, evaluate, labels_of
 from attrition.training.fairness import FairnessReport, fairness_report
 from attrition.training.final import fit_final
+from attrition.training.proxies import proxy_report
 from attrition.training.search import SearchOutcome, run_search
 from attrition.training.threshold import ThresholdChoice
 
@@ -146,6 +147,9 @@ class TrainingResult:
     explained_frame: pd.DataFrame  # the holdout rows behind holdout_contributions
     timings: dict[str, float] = field(default_factory=dict)
     snapshot_dates: list[str] = field(default_factory=list)  # HRIS snapshots the data came from
+    proxies: dict[str, Any] = field(
+        default_factory=dict
+    )  # how well the inputs predict each protected attribute
 
     def write_artifacts(self, directory: Path) -> list[Path]:
         """Plots (PNG), reports (JSON) and the trial table (CSV) into ``directory``."""
@@ -279,6 +283,7 @@ def _train(
     )
     metrics.update(cv_roc_auc=search.cv_roc_auc, cv_pr_auc=search.cv_pr_auc)
     fairness = fairness_report(y_holdout, probability >= model.threshold, holdout, settings)
+    proxies = proxy_report(data, model.input_columns, settings.protected_attributes, settings.seed)
 
     explained = holdout
     if len(holdout) > settings.shap_max_rows:
@@ -300,6 +305,7 @@ def _train(
         metrics=metrics,
         confusion=confusion_counts(y_holdout, probability, model.threshold),
         fairness=fairness,
+        proxies=proxies,
         global_importance=global_importance(contributions),
         train_frame=train,
         holdout_frame=holdout,
