@@ -15,9 +15,21 @@ Two questions, answered on synthetic workforces from ``attrition.data.generator`
    Wasserstein / Jensen-Shannon distance > 0.1 above 1,000 rows), and "dataset
    drift" when half the columns are flagged.
 
+3. Scale (``--sections scale``): the full analysis (probabilities and outcomes) at
+   ``--scale-rows`` (1M) rows per window, as a ratio to Evidently's default preset on
+   100k rows in the same run; and ``attrition drift run --reference-csv --current-csv
+   --no-html`` end to end on two generator CSVs of that size, with a champion trained
+   and promoted in a temp dir (not timed), wall time and peak RSS of the child process
+   (``os.wait4``). With ``--before-src DIR`` (a source tree of the previous
+   implementation, e.g. ``git archive HEAD src | tar -x -C DIR``) the analysis and the
+   command also run on it, in the same run, and the two JSON reports are compared
+   (floats to 1e-9).
+
 Usage:  .venv/bin/python benchmarks/bench_drift.py [--sizes 1000 100000 1000000]
             [--null-runs 50] [--scenario-runs 20] [--evidently-budget 120]
-Writes benchmarks/results/drift.json and prints the tables.
+            [--sections timing quality scale] [--scale-rows 1000000] [--before-src DIR]
+Writes benchmarks/results/drift.json (``--sections scale`` alone: drift_scale.json)
+and prints the tables.
 """
 
 from __future__ import annotations
@@ -25,12 +37,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import multiprocessing
 import os
 import platform
 import queue as queue_module
+import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,16 +56,17 @@ import evidently
 import numpy as np
 import pandas as pd
 
-from attrition.config import Settings
+from attrition.config import Settings, at_least
 from attrition.data.generator import attrition_probability, generate_workforce
 from attrition.data.scenarios import DRIFT_SCENARIOS
 from attrition.drift import run_drift_analysis
 from attrition.drift.evidently_report import evidently_default_drift, write_html_report
-from attrition.drift.severity import at_least
 from attrition.drift.windows import Window
 from attrition.schema import ATTRITION_YES, FEATURE_COLUMNS, TARGET
 
-RESULTS = Path(__file__).resolve().parent / "results" / "drift.json"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "drift.json"
+SCALE_RESULTS = ROOT / "benchmarks" / "results" / "drift_scale.json"
 #: The columns each scenario moves on purpose.
 AFFECTED = {
     "pay_freeze": ["PercentSalaryHike"],
@@ -209,6 +225,202 @@ def _scenario(scenario: str, runs: int, settings: Settings) -> dict[str, Any]:
     }
 
 
+# --- scale: 1M rows in process and end to end ------------------------------------------------
+
+#: Times the full analysis in a fresh interpreter (so the source tree on PYTHONPATH decides).
+_ANALYSIS_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from attrition.config import Settings
+    from attrition.data.generator import attrition_probability, generate_workforce
+    from attrition.drift import run_drift_analysis
+    from attrition.drift.windows import Window
+    from attrition.schema import ATTRITION_YES, TARGET
+    n = int(sys.argv[1])
+    reference, current = generate_workforce(n, 1), generate_workforce(n, 2, drift="overtime_surge")
+    labels = (current[TARGET] == ATTRITION_YES).to_numpy(dtype=float)
+    windows = (
+        Window(reference, "reference", attrition_probability(n, 1)),
+        Window(current, "current", attrition_probability(n, 2, "overtime_surge"), labels),
+    )
+    start = time.perf_counter()
+    result = run_drift_analysis(*windows, Settings())
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "severity": result.severity, "drifted": result.drifted_features}))
+    """
+)
+
+
+def _child_env(src: Path | None, settings_env: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(settings_env or {})}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return env
+
+
+def _run_child(command: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str, int]:
+    """Wall seconds, peak RSS (MB) of the child, its stdout and exit status."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.DEVNULL, cwd=ROOT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                child.kill()
+                _, status, usage = os.wait4(child.pid, 0)
+                break
+            time.sleep(0.05)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode("utf-8", "replace")
+    return seconds, usage.ru_maxrss / 1024, text, child.returncode
+
+
+def _analysis_seconds(rows: int, src: Path | None) -> dict[str, Any]:
+    seconds, rss, text, code = _run_child(
+        [sys.executable, "-c", _ANALYSIS_CHILD, str(rows)], _child_env(src), timeout=1800
+    )
+    if code != 0:
+        return {"error": f"exit {code}", "wall_s": seconds}
+    return json.loads(text.strip().splitlines()[-1]) | {"child_peak_rss_mb": rss}
+
+
+def _champion(root: Path) -> dict[str, str]:
+    """A champion trained, registered and promoted under ``root``; the env that points the CLI at it."""
+    from attrition.config import Settings, TrainingSettings
+    from attrition.db.migrate import upgrade
+    from attrition.registry.aliases import promote
+    from attrition.registry.runs import log_and_register
+    from attrition.training.pipeline import train_model
+
+    env = {
+        "ATTRITION_DATA_DIR": str(root / "var"),
+        "ATTRITION_DATABASE_URL": f"sqlite:///{root / 'app.db'}",
+        "ATTRITION_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'var' / 'mlflow.db'}",
+        "ATTRITION_MLFLOW_ARTIFACT_ROOT": (root / "var" / "mlartifacts").as_uri(),
+        "ATTRITION_REPORTS_DIR": str(root / "reports"),
+        "ATTRITION_REFERENCE_DIR": str(root / "reference_data"),
+        "ATTRITION_CONFIG_DIR": str(root / "no-configs"),
+        "ATTRITION_TRAINING__PROTECTED_ATTRIBUTES": '["Gender"]',
+    }
+    training = TrainingSettings(
+        trials=5, seed=1, families=["logistic_regression"], protected_attributes=["Gender"]
+    )
+    settings = Settings(
+        data_dir=root / "var",
+        database_url=env["ATTRITION_DATABASE_URL"],
+        mlflow_tracking_uri=env["ATTRITION_MLFLOW_TRACKING_URI"],
+        mlflow_artifact_root=env["ATTRITION_MLFLOW_ARTIFACT_ROOT"],
+        reports_dir=root / "reports",
+        reference_dir=root / "reference_data",
+        training=training,
+    )
+    upgrade(settings.db_url)
+    result = train_model(generate_workforce(1500, 11), training)
+    log_and_register(result, settings, actor="bench", source="generator")
+    if not promote(settings, actor="bench").promoted:
+        raise SystemExit("benchmark champion was not promoted")
+    return env
+
+
+def _cli_run(root: Path, env: dict[str, str], src: Path | None, label: str) -> dict[str, Any]:
+    """``attrition drift run`` on the two CSVs: wall time, child peak RSS, the JSON report."""
+    reports = root / f"reports_{label}"
+    command = [
+        sys.executable, "-m", "attrition.cli", "drift", "run",
+        "--reference-csv", str(root / "reference.csv"), "--current-csv", str(root / "current.csv"),
+        "--no-html",
+    ]  # fmt: skip
+    seconds, rss, _, code = _run_child(
+        command, _child_env(src, env | {"ATTRITION_REPORTS_DIR": str(reports)}), timeout=1800
+    )
+    report = reports / "drift_latest.json"
+    return {
+        "wall_s": seconds,
+        "peak_rss_mb": rss,
+        "exit_code": code,
+        "report": json.loads(report.read_text(encoding="utf-8")) if report.exists() else None,
+    }
+
+
+def _json_differences(expected: Any, got: Any, path: str = "") -> list[str]:
+    """Where two drift reports differ (floats to 1e-9; run ids, times, notes, paths ignored)."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        keys = (set(expected) | set(got)) - {"run_id", "created_at", "notes", "reports"}
+        return [
+            d for k in sorted(keys) for d in _json_differences(expected.get(k), got.get(k), f"{path}/{k}")
+        ]
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        return [
+            d
+            for i, (e, g) in enumerate(zip(expected, got, strict=True))
+            for d in _json_differences(e, g, f"{path}[{i}]")
+        ]
+    if isinstance(expected, float) and isinstance(got, float):
+        return [] if math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-12) else [path]
+    return [] if expected == got else [path]
+
+
+def scale(rows: int, before: Path | None, budget: float) -> dict[str, Any]:
+    """Full analysis at ``rows`` vs Evidently at 100k; the CLI end to end on two CSVs of ``rows``."""
+    out: dict[str, Any] = {"rows_per_window": rows, "before_src": str(before) if before else None}
+    _log(f"scale: analysis at {rows:,} rows")
+    out["analysis_after"] = _analysis_seconds(rows, ROOT / "src")
+    if before is not None:
+        out["analysis_before"] = _analysis_seconds(rows, before)
+    reference = generate_workforce(100_000, 1)
+    current = generate_workforce(100_000, 2, drift="overtime_surge")
+    _log("scale: Evidently DataDriftPreset at 100,000 rows")
+    out["evidently_100k_s"], _ = _evidently_with_limit(reference, current, budget)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _log("scale: champion and CSVs (not timed)")
+        env = _champion(root)
+        generate_workforce(rows, 1).to_csv(root / "reference.csv", index=False)
+        generate_workforce(rows, 2, drift="overtime_surge").to_csv(root / "current.csv", index=False)
+        runs = [("after", ROOT / "src")] + ([("before", before)] if before is not None else [])
+        for label, src in runs:
+            _log(f"scale: attrition drift run ({label})")
+            out[f"cli_{label}"] = _cli_run(root, env, src, label)
+    if before is not None and out["cli_before"]["report"] and out["cli_after"]["report"]:
+        out["cli_report_differences"] = _json_differences(
+            out["cli_before"]["report"], out["cli_after"]["report"]
+        )
+    for label in ("before", "after"):
+        if f"cli_{label}" in out and out[f"cli_{label}"]["report"]:
+            out[f"cli_{label}"]["severity"] = out[f"cli_{label}"]["report"].get("severity")
+            del out[f"cli_{label}"]["report"]
+    return out
+
+
+def print_scale(s: dict[str, Any]) -> None:
+    rows = s["rows_per_window"]
+    evidently = s.get("evidently_100k_s")
+    print(f"\nScale: {rows:,} rows per window (before = {s['before_src'] or 'not run'})")
+    print(f"{'':34} | {'before':>9} | {'after':>9} | {'after/before':>12}")
+    for name, key, field in (
+        ("full analysis (s)", "analysis", "seconds"),
+        ("drift run --no-html (s)", "cli", "wall_s"),
+        ("drift run peak RSS (MB)", "cli", "peak_rss_mb"),
+    ):
+        after = s.get(f"{key}_after", {}).get(field)
+        before = s.get(f"{key}_before", {}).get(field)
+        ratio = f"{after / before:12.2f}" if after and before else f"{'-':>12}"
+        print(f"{name:34} | {_seconds(before):>9} | {_seconds(after):>9} | {ratio}")
+    after = s.get("analysis_after", {}).get("seconds")
+    if evidently and after:
+        print(
+            f"Evidently DataDriftPreset, 100k rows: {evidently:.2f} s; ours at {rows:,} / it: {after / evidently:.2f}"
+        )
+    if "cli_report_differences" in s:
+        diffs = s["cli_report_differences"]
+        print(f"JSON report after vs before: {'identical (floats to 1e-9)' if not diffs else diffs[:10]}")
+
+
 def _seconds(value: float | None) -> str:
     return "skipped" if value is None else f"{value:8.2f}"
 
@@ -256,6 +468,14 @@ def main() -> None:
     parser.add_argument("--null-runs", type=int, default=50)
     parser.add_argument("--scenario-runs", type=int, default=20)
     parser.add_argument("--evidently-budget", type=float, default=120.0)
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=["timing", "quality", "scale"],
+        default=["timing", "quality", "scale"],
+    )
+    parser.add_argument("--scale-rows", type=int, default=1_000_000)
+    parser.add_argument("--before-src", type=Path, default=None, help="source tree of the previous version")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
@@ -271,12 +491,21 @@ def main() -> None:
         },
         "settings": settings.monitoring.model_dump(),
     }
-    results["timing"] = time_sizes(args.sizes, args.evidently_budget, settings)
-    results["quality"] = quality(args.null_runs, args.scenario_runs, settings)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    print_tables(results)
-    print(f"\nwrote {RESULTS}")
+    if "timing" in args.sections:
+        results["timing"] = time_sizes(args.sizes, args.evidently_budget, settings)
+    if "quality" in args.sections:
+        results["quality"] = quality(args.null_runs, args.scenario_runs, settings)
+    if "scale" in args.sections:
+        results["scale"] = scale(args.scale_rows, args.before_src, args.evidently_budget)
+    results["machine"]["load_average_at_end"] = os.getloadavg()
+    path = SCALE_RESULTS if args.sections == ["scale"] else RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    if "timing" in results and "quality" in results:
+        print_tables(results)
+    if "scale" in results:
+        print_scale(results["scale"])
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

@@ -148,7 +148,10 @@ def _model_checks(
     if cur_p is None:
         return
     scored = ~np.isnan(cur_p)  # out-of-contract rows cannot be scored
-    scored_current, cur_p = current.frame.loc[scored], cur_p[scored]
+    cur_p = cur_p[scored]
+    # Fairness reads the protected attributes only: copy those columns, not a 1M-row frame.
+    protected = [c for c in settings.training.protected_attributes if c in current.frame.columns]
+    scored_current = current.frame.loc[scored, protected]
     known = None if current.labels is None else current.labels[scored]
     complete = None if known is None or np.isnan(known).any() else known.astype(np.int8)
     if ref_p is not None:

@@ -40,6 +40,8 @@ FeatureKind = Literal["continuous", "ordinal", "categorical"]
 
 #: Most distinct values listed as "new" per column (the count is always exact).
 MAX_LISTED_NEW_VALUES = 20
+#: Integer columns spanning fewer values than this are counted with np.bincount (no hashing).
+_MAX_BINCOUNT_RANGE = 1 << 20
 
 
 @dataclass
@@ -134,13 +136,18 @@ def _clean(series: pd.Series, spec: ColumnSpec, kind: FeatureKind) -> _Cleaned:
     a fraction or a value outside the hard range (readable numbers are still
     counted); for categories any label the contract does not list.
     """
-    raw = series.value_counts(dropna=False, sort=False)
-    counts = raw.to_numpy(dtype=float)
-    if raw.index.dtype.kind in "iufb":
+    integers = _integer_counts(series)
+    if integers is not None:  # an int64 column (typed CSV read, database): no missing values
+        keys, counts = integers
+        missing = np.zeros(keys.size, dtype=bool)
+        numbers = keys
+    elif (raw := series.value_counts(dropna=False, sort=False)).index.dtype.kind in "iufb":
+        counts = raw.to_numpy(dtype=float)
         keys = raw.index.to_numpy(dtype=float)
         missing = np.isnan(keys)
         numbers = keys
     else:
+        counts = raw.to_numpy(dtype=float)
         keys = raw.index.to_numpy(dtype=object)
         missing = np.array([_is_blank(k) for k in keys], dtype=bool)
         numbers = pd.to_numeric(pd.Series(keys), errors="coerce").to_numpy(dtype=float)
@@ -160,6 +167,19 @@ def _clean(series: pd.Series, spec: ColumnSpec, kind: FeatureKind) -> _Cleaned:
                 bad |= numbers > spec.hard_max
         values, merged = _merge_duplicates(numbers[readable], present_counts[readable])
     return _Cleaned(values, merged, len(series), int(counts[missing].sum()), int(present_counts[bad].sum()))
+
+
+def _integer_counts(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Distinct values (as floats) and counts of an integer column by bincount, when its range is small."""
+    if series.dtype.kind not in "iu" or series.empty:
+        return None
+    values = series.to_numpy()
+    low, high = int(values.min()), int(values.max())
+    if high - low >= _MAX_BINCOUNT_RANGE:
+        return None
+    counts = np.bincount(values - low if low else values)
+    present = np.flatnonzero(counts)
+    return (present + low).astype(float), counts[present].astype(float)
 
 
 def _is_blank(value: object) -> bool:

@@ -57,8 +57,13 @@ def align_counts(
     current_values: np.ndarray,
     current_counts: np.ndarray,
 ) -> Counts:
-    """Counts of two windows on the sorted union of their distinct values (all distinct)."""
-    values = np.unique(np.concatenate([reference_values, current_values]))
+    """Counts of two windows on the sorted union of their distinct values (all distinct).
+
+    A stable sort merges two already sorted lists in linear time (what ``np.unique`` of
+    the concatenation gives, without a full sort of 2M probabilities).
+    """
+    both = np.sort(np.concatenate([reference_values, current_values]), kind="stable")
+    values = both[np.r_[True, both[1:] != both[:-1]]] if both.size else both
     ref = np.zeros(values.size)
     cur = np.zeros(values.size)
     ref[np.searchsorted(values, reference_values)] = reference_counts
@@ -67,14 +72,16 @@ def align_counts(
 
 
 def counts_from_arrays(reference: np.ndarray, current: np.ndarray) -> Counts:
-    """Aligned counts of two numeric arrays (NaN dropped), values sorted."""
+    """Aligned counts of two numeric arrays (NaN dropped), values sorted.
+
+    Each window is sorted on its own and the two value lists merged, which is
+    cheaper than one sort of both with an inverse index at 1M rows.
+    """
     ref = np.asarray(reference, dtype=float)
     cur = np.asarray(current, dtype=float)
-    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
-    values, inverse = np.unique(np.concatenate([ref, cur]), return_inverse=True)
-    ref_counts = np.bincount(inverse[: ref.size], minlength=values.size).astype(float)
-    cur_counts = np.bincount(inverse[ref.size :], minlength=values.size).astype(float)
-    return Counts(values, ref_counts, cur_counts)
+    ref_values, ref_counts = np.unique(ref[~np.isnan(ref)], return_counts=True)
+    cur_values, cur_counts = np.unique(cur[~np.isnan(cur)], return_counts=True)
+    return align_counts(ref_values, ref_counts, cur_values, cur_counts)
 
 
 def ks_test(counts: Counts) -> tuple[float, float]:
