@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from conftest_model import ModelEnv, training_settings
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
+from sklearn.preprocessing import StandardScaler as SkStandardScaler
 
 from attrition.data.generator import generate_workforce
 from attrition.features import FeatureBuilder
@@ -94,3 +96,65 @@ def test_missing_column_is_a_clear_error(model_env: ModelEnv) -> None:
     del record["OverTime"]
     with pytest.raises(ValueError, match="missing column 'OverTime'"):
         fast.predict_proba([record])
+
+
+# --- scikit-learn versions: every family, both calibrations, safe fallback ------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["logistic_regression", "random_forest", "hist_gradient_boosting"])
+def test_fast_path_equals_pipeline_with_isotonic_calibration(
+    family: str, random_records: pd.DataFrame
+) -> None:
+    """Isotonic is what ``auto`` picks from 5,000 training rows; sigmoid is covered above."""
+    from attrition.training.pipeline import train_model
+
+    settings = training_settings(
+        families=[family], trials=2, cv_folds=3, bootstrap_resamples=20, calibration="isotonic"
+    )
+    model = train_model(generate_workforce(800, seed=5), settings).model
+    assert (model.family, model.calibration) == (family, "isotonic")
+    fast = _assert_same(model, random_records)
+    assert fast.compiled, fast.reason
+
+
+class _ShiftedFeatures(FeatureBuilder):
+    """A builder the compiler accepts (a FeatureBuilder) whose output it does not reproduce."""
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        return super().transform(X) + 0.5
+
+
+class StandardScaler(SkStandardScaler):
+    """Named like scikit-learn's scaler but another class: the compiler must not trust the name."""
+
+    def transform(self, X: Any, copy: bool | None = None) -> Any:
+        return np.clip(super().transform(X, copy=copy), -1.0, 1.0)
+
+
+def _calibrated(model_env: ModelEnv, features: FeatureBuilder, scaler: Any) -> AttritionModel:
+    train = model_env.employees.drop(columns="snapshot_date")
+    y = (train[TARGET] == "Yes").to_numpy()
+    base = Pipeline([("features", features), ("scale", scaler), ("model", LogisticRegression())])
+    pipeline = CalibratedClassifierCV(base, method="sigmoid", cv=3, ensemble=False).fit(train, y)
+    return dataclasses.replace(model_env.result.model, pipeline=pipeline)
+
+
+def test_self_check_mismatch_falls_back_and_names_the_version(
+    model_env: ModelEnv, random_records: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What a scikit-learn release changing a fitted attribute's meaning looks like: numbers differ."""
+    model = _calibrated(model_env, _ShiftedFeatures(), SkStandardScaler())
+    with caplog.at_level(logging.WARNING, logger="attrition.serving.fastpath"):
+        fast = _assert_same(model, random_records.iloc[:100])  # the fallback gives the pipeline's numbers
+    assert not fast.compiled and "compiled path differs from the pipeline" in str(fast.reason)
+    (message,) = [r.getMessage() for r in caplog.records if "fast path disabled" in r.getMessage()]
+    assert f"scikit-learn {sklearn.__version__}" in message
+
+
+def test_a_same_named_class_outside_sklearn_is_not_compiled(
+    model_env: ModelEnv, random_records: pd.DataFrame
+) -> None:
+    fast = _assert_same(_calibrated(model_env, FeatureBuilder(), StandardScaler()), random_records.iloc[:100])
+    assert not fast.compiled
+    assert f"transformer {__name__}.StandardScaler" in str(fast.reason)

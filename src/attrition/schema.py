@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
+if TYPE_CHECKING:  # annotations only: attrition.config (so every command) imports this module
+    import pandas as pd
 
 
 class Col(StrEnum):

@@ -27,10 +27,21 @@ model, with one log line saying why. Every compiled path is checked against the
 full pipeline on 64 probe records before it is used (relative tolerance 1e-9);
 a mismatch also means fallback. Batches should use the full pipeline: past a
 few records it is as fast and it is the reference.
+
+scikit-learn: components are matched by class name within the ``sklearn``
+package (a same-named class from elsewhere is not trusted), and the compiler
+reads fitted attributes, some private: ``tree_`` arrays, ``_predictors`` and
+``_baseline_prediction`` of the boosting model, ``calibrators`` of each
+calibrated member, ``a_``/``b_`` of ``_SigmoidCalibration``, ``f_`` of
+``IsotonicRegression``. Checked on 1.7, 1.8 and 1.9 (tests/test_api_fastpath.py
+runs every family with both calibrations). A release that renames or changes
+one of them raises here or fails the self-check: the model is served by the
+full pipeline, and the log line names the scikit-learn version.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -126,6 +137,18 @@ class _CompiledFeatures:
 
 
 # --- transformers and estimators -------------------------------------------------------------
+
+
+def _sklearn_name(component: object) -> str:
+    """The class name of a scikit-learn component; ``""`` for a class from any other package."""
+    cls = type(component)
+    return cls.__name__ if cls.__module__.split(".")[0] == "sklearn" else ""
+
+
+def _qualified(component: object) -> str:
+    """``MinMaxScaler`` for scikit-learn's own classes, ``package.module.Name`` for the others."""
+    cls = type(component)
+    return _sklearn_name(component) or f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _scaler(step: StandardScaler) -> Matrix:
@@ -247,27 +270,27 @@ def _hist_boosting(model: HistGradientBoostingClassifier) -> Matrix:
 
 def _response(estimator: BaseEstimator) -> Matrix:
     """What ``CalibratedClassifierCV`` reads from a fitted final estimator."""
-    name = type(estimator).__name__
+    name = _sklearn_name(estimator)
     if name == "LogisticRegression":
         return _logistic(estimator)
     if name == "HistGradientBoostingClassifier":
         return _hist_boosting(estimator)
     if name == "RandomForestClassifier":
         return _random_forest(estimator)
-    raise Unsupported(f"estimator {name}")
+    raise Unsupported(f"estimator {_qualified(estimator)}")
 
 
 def _transformer(step: BaseEstimator | str | None) -> Matrix:
     if step is None or step == "passthrough":
         return lambda X: X
-    if type(step).__name__ == "StandardScaler":
+    if _sklearn_name(step) == "StandardScaler":
         return _scaler(step)
-    raise Unsupported(f"transformer {type(step).__name__}")
+    raise Unsupported(f"transformer {_qualified(step)}")
 
 
 def _scorer(pipeline: Pipeline | FrozenEstimator) -> Callable[[Records], np.ndarray]:
     """Records -> the raw response (decision function or P(leave)) of a fitted features pipeline."""
-    if type(pipeline).__name__ == "FrozenEstimator":
+    if _sklearn_name(pipeline) == "FrozenEstimator":
         pipeline = pipeline.estimator
     steps = [step for _, step in getattr(pipeline, "steps", [])]
     if len(steps) < 2 or not isinstance(steps[0], FeatureBuilder):
@@ -286,7 +309,7 @@ def _scorer(pipeline: Pipeline | FrozenEstimator) -> Callable[[Records], np.ndar
 
 
 def _calibrator(calibrator: _SigmoidCalibration | IsotonicRegression) -> Matrix:
-    name = type(calibrator).__name__
+    name = _sklearn_name(calibrator)
     if name == "_SigmoidCalibration":
         a, b = calibrator.a_, calibrator.b_
         return lambda t: np.asarray(expit(-(a * t + b)))
@@ -303,7 +326,7 @@ def _calibrator(calibrator: _SigmoidCalibration | IsotonicRegression) -> Matrix:
             return np.asarray(calibrator.f_(t)).astype(t.dtype)
 
         return isotonic
-    raise Unsupported(f"calibrator {name}")
+    raise Unsupported(f"calibrator {_qualified(calibrator)}")
 
 
 def compile_pipeline(pipeline: CalibratedClassifierCV) -> Callable[[Records], np.ndarray]:
@@ -311,8 +334,8 @@ def compile_pipeline(pipeline: CalibratedClassifierCV) -> Callable[[Records], np
 
     Raises ``Unsupported`` naming the first component it cannot reproduce.
     """
-    if type(pipeline).__name__ != "CalibratedClassifierCV":
-        raise Unsupported(f"model pipeline {type(pipeline).__name__} (expected CalibratedClassifierCV)")
+    if _sklearn_name(pipeline) != "CalibratedClassifierCV":
+        raise Unsupported(f"model pipeline {_qualified(pipeline)} (expected CalibratedClassifierCV)")
     if len(pipeline.classes_) != 2:
         raise Unsupported("calibrated classifier that is not binary")
     members = []
@@ -334,6 +357,14 @@ def compile_pipeline(pipeline: CalibratedClassifierCV) -> Callable[[Records], np
 
 
 # --- the predictor ---------------------------------------------------------------------------
+
+
+def _sklearn_version() -> str:
+    """The installed scikit-learn's version, for the fallback log line."""
+    try:
+        return importlib.metadata.version("scikit-learn")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def probe_records(count: int = PROBE_RECORDS, seed: int = 0) -> list[dict[str, Any]]:
@@ -369,7 +400,11 @@ class FastPredictor:
             self._verify(compiled)
         except Exception as error:  # anything the compiler cannot follow means: use the full pipeline
             self.reason = f"{type(error).__name__}: {error}"
-            logger.warning("fast path disabled for this model, using the full pipeline (%s)", self.reason)
+            logger.warning(
+                "fast path disabled for this model (scikit-learn %s), using the full pipeline (%s)",
+                _sklearn_version(),
+                self.reason,
+            )
             return
         self._predict = compiled
         self.compiled = True

@@ -7,6 +7,7 @@ decision threshold and the risk bands, so they travel with the model.
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from typing import Any
 
@@ -49,5 +50,12 @@ def load_model_version(settings: Settings, version: str) -> AttritionModel:
     configure(settings)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        loaded = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+        try:
+            loaded = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{version}")
+        except (ModuleNotFoundError, AttributeError, pickle.UnpicklingError) as exc:
+            # e.g. scikit-learn 1.9 cannot unpickle a <=1.8 HistGradientBoosting (No module named '_loss')
+            raise RegistryError(
+                f"version {version} could not be unpickled by this install ({type(exc).__name__}: {exc}); "
+                "it was probably fitted by another scikit-learn release: retrain and promote"
+            ) from exc
     return unwrap(loaded)
