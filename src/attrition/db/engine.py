@@ -20,7 +20,9 @@ bound on waiting for a pooled connection. A timeout already given in the URL win
 * MySQL through pymysql / mysqlclient: ``connect_timeout``.
 
 A connection that can no longer write must not stay in the pool: ``pool_pre_ping``
-replaces connections the server dropped, and ``handle_error`` treats the errors of a
+replaces connections the server dropped (over mysql+pyodbc only because ``handle_error``
+applies MySQL's disconnect codes, which SQLAlchemy's pyodbc connector ignores: a ``KILL``ed
+connection failed its next use), and ``handle_error`` treats the errors of a
 connection that went read-only as a disconnect, so the pool is emptied and the next
 checkout connects afresh. (SQLite opens a file it cannot write read-only, silently,
 and that connection stays read-only after the file is writable again; a PostgreSQL
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.mysql.base import MySQLDialect
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,9 +94,27 @@ def _mark_stale(context: ExceptionContext) -> None:
     """A disconnect invalidates the pool: connections opened during a read-only spell are dropped."""
     if context.is_disconnect:
         return
+    if _odbc_mysql_disconnect(context):
+        context.is_disconnect = True
+        return
     text = str(context.original_exception).lower()
     if any(marker in text for marker in _STALE_CONNECTION_ERRORS):
         context.is_disconnect = True
+
+
+def _odbc_mysql_disconnect(context: ExceptionContext) -> bool:
+    """A MySQL / MariaDB client error of a lost connection (2006, 2013, ...) over pyodbc.
+
+    SQLAlchemy's mysql+pyodbc dialect asks only the ODBC connector, which knows no MySQL
+    error codes: a connection the server killed or dropped was not taken for a disconnect,
+    so the pre-ping raised instead of reconnecting and the first use of each dead pooled
+    connection failed. MySQL's own dialect test (its list of codes) decides here.
+    """
+    dialect = context.dialect
+    if dialect.driver != "pyodbc" or dialect.name not in ("mysql", "mariadb"):
+        return False
+    error = context.original_exception
+    return isinstance(error, Exception) and MySQLDialect.is_disconnect(dialect, error, None, None)  # type: ignore[arg-type]
 
 
 def server_timeouts(url: URL, seconds: float) -> tuple[URL, dict[str, object]]:

@@ -48,12 +48,45 @@ def write_reports(
     """JSON, Markdown and (given the windows and verdict) HTML reports, plus ``drift_latest.*``.
 
     Returns the paths by kind and notes on what was not written (the HTML only; an
-    OSError for the others is the caller's).
+    OSError for the others is the caller's). On that OSError (a full disk) the run's partial
+    files and the previous ``drift_latest.*`` are removed first: a stale "latest" would show an
+    earlier verdict for a check that failed.
     """
     folder = Path(settings.reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"drift_{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}_{run_id[:8]}"
     paths = {"json": stem.with_suffix(".json"), "markdown": stem.with_suffix(".md")}
+    try:
+        notes = _write_all(settings, run_id, paths, body, markdown, html)
+    except OSError:  # a full or failing disk: leave no half report, no earlier run posing as the latest
+        _discard([*paths.values(), stem.with_suffix(".html"), *_latest(folder)])
+        raise
+    return {kind: str(path) for kind, path in paths.items()}, notes
+
+
+def _latest(folder: Path) -> list[Path]:
+    return [folder / f"drift_latest{suffix}" for suffix in (".json", ".md")]
+
+
+def _discard(paths: list[Path]) -> None:
+    """Remove ``paths`` if they exist (unlinking needs no free space); a failure is logged."""
+    for path in paths:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.error("could not remove the partial report %s: %s", path.name, short_error(exc))
+
+
+def _write_all(
+    settings: Settings,
+    run_id: str,
+    paths: dict[str, Path],
+    body: Mapping[str, Any],
+    markdown: str,
+    html: tuple[Window, Window, DriftResult] | None,
+) -> list[str]:
+    """Write the run's reports into ``paths`` (HTML added when given), then ``drift_latest.*``."""
+    folder = paths["json"].parent
     paths["json"].write_text(json.dumps(json_safe(dict(body)), indent=2), encoding="utf-8")
     paths["markdown"].write_text(markdown, encoding="utf-8")
     notes: list[str] = []
@@ -63,14 +96,18 @@ def write_reports(
         reference, current, result = html
         try:
             paths["html"] = write_html_report(
-                reference.frame, current.frame, result, stem.with_suffix(".html"), settings.monitoring
+                reference.frame,
+                current.frame,
+                result,
+                paths["json"].with_suffix(".html"),
+                settings.monitoring,
             )
         except Exception as exc:  # Evidently's rendering; the verdict and the other reports stand
             logger.error("drift run %s: HTML report not written: %s", run_id, short_error(exc))
             notes.append(f"HTML report not written: {short_error(exc)}")
     for kind in ("json", "markdown"):
         shutil.copyfile(paths[kind], folder / f"drift_latest{paths[kind].suffix}")
-    return {kind: str(path) for kind, path in paths.items()}, notes
+    return notes
 
 
 def log_metrics(
