@@ -217,3 +217,65 @@ def test_cli_score(champion_env: ModelEnv, cli_env: Callable[..., None], tmp_pat
 
     nothing = runner.invoke(app, ["score", "--snapshot-date", "2001-01-01"])
     assert nothing.exit_code == 2 and "no employees stored for snapshot 2001-01-01" in nothing.output
+
+
+def test_cli_score_factors_option_computes_only_what_is_asked(
+    champion_env: ModelEnv, cli_env: Callable[..., None], tmp_path: Path
+) -> None:
+    """``--factors 0``: no factor columns, none logged; ``--factors 1``: one of each; -1 is refused."""
+    cli_env(champion_env.settings)
+    engine = get_engine(champion_env.settings.db_url)
+    n = len(champion_env.employees)
+    none_out, one_out = tmp_path / "none.parquet", tmp_path / "one.csv"
+
+    result = runner.invoke(app, ["score", "--factors", "0", "--out", str(none_out)])
+    assert result.exit_code == 0, result.output
+    written = pd.read_parquet(none_out)
+    assert list(written.columns) == [
+        ID_COLUMN,
+        "snapshot_date",
+        "probability",
+        "label",
+        "risk_band",
+        "high_risk",
+    ]
+    rows, total = query_predictions(engine, limit=n)
+    assert total == n and all(r["top_factors"] is None for r in rows)
+
+    result = runner.invoke(app, ["score", "--factors", "1", "--out", str(one_out)])
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(one_out).columns)[-1] == "top_factor_1"
+    newest = query_predictions(engine, limit=1)[0][0]
+    assert len(newest["top_factors"]) == 1
+
+    refused = runner.invoke(app, ["score", "--factors", "-1"])
+    assert refused.exit_code == 2 and "--factors" in refused.output
+
+
+def test_parquet_output_has_one_type_per_column_across_chunks(model_env: ModelEnv, tmp_path: Path) -> None:
+    """Written from Arrow chunk by chunk: the schema of the first chunk holds for every chunk."""
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "w.csv"
+    write_csv(model_env.employees.drop(columns="snapshot_date").head(250), path)
+    predictor = Predictor(model_env.settings.model_name, model_env.version, model_env.result.model)
+    out = tmp_path / "w.parquet"
+    score_batch(
+        model_env.settings, csv=path, out=out, chunk_rows=100, log_predictions=False, predictor=predictor
+    )
+    schema = pq.read_schema(out)
+    assert [str(schema.field(c).type) for c in schema.names] == [
+        "int64",
+        "double",
+        "bool",
+        "string",
+        "bool",
+        "string",
+        "string",
+        "string",
+    ]
+    written = pd.read_parquet(out)
+    records = model_env.employees.head(250).reset_index(drop=True)
+    expected = top_factors(model_env.result.model, records.drop(columns=["snapshot_date"]), 3)
+    assert written["top_factor_2"].tolist() == [factor_text(f[1]) for f in expected]
+    assert np.allclose(written["probability"], model_env.result.model.predict_proba(records))

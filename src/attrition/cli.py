@@ -346,13 +346,18 @@ def score(
         Path | None, typer.Option(dir_okay=False, help="Write predictions (.csv or .parquet).")
     ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows scored per chunk.")] = 50_000,
+    factors: Annotated[
+        int, typer.Option(min=0, help="Top factors per prediction (0: none, the fastest).")
+    ] = 3,
 ) -> None:
     """Score employees with the champion; log every prediction; flag the high-risk ones.
 
     Exit 1 when rows were rejected (the good ones are scored), 2 when nothing could be scored.
     """
     _one_source(snapshot_date, csv)
-    request = jobs.score.ScoreRequest(_day(snapshot_date), csv=csv, out=out, chunk_rows=chunk_rows)
+    request = jobs.score.ScoreRequest(
+        _day(snapshot_date), csv=csv, out=out, chunk_rows=chunk_rows, factors=factors
+    )
     with _progress("score") as update:
         outcome = jobs.score.score(get_settings(), request, lambda done, _total: update(completed=done))
     report = outcome.report

@@ -8,13 +8,15 @@ SQLite, PostgreSQL, MariaDB/MySQL and SQL Server.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import json
+from collections.abc import Mapping
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from attrition.audit import AuditOutcome
-from attrition.schema import COLUMNS, SNAPSHOT_DATE, ColumnSpec
+from attrition.schema import COLUMNS, RECORD_COLUMNS, SNAPSHOT_DATE, ColumnSpec
 
 
 def utcnow() -> dt.datetime:
@@ -78,8 +80,75 @@ data_versions = sa.Table(
 )
 
 
+def pack_inputs(record: Mapping[str, Any] | str | None) -> str | None:
+    """A record's inputs as stored: a JSON array in ``RECORD_COLUMNS`` order (the keys once, in code).
+
+    A record with other keys than exactly the contract's (older or partial rows) is kept as a
+    JSON object, so every stored record reads back as it was given. Text is taken as packed.
+    """
+    if record is None or isinstance(record, str):
+        return record
+    if len(record) == len(RECORD_COLUMNS) and all(c in record for c in RECORD_COLUMNS):
+        return json.dumps([record[c] for c in RECORD_COLUMNS], default=_json_plain, separators=(",", ":"))
+    return json.dumps(dict(record), default=_json_plain, separators=(",", ":"))
+
+
+def unpack_inputs(text: str | Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The record :func:`pack_inputs` stored (None: the inputs are the ``employees`` row)."""
+    if text is None or isinstance(text, Mapping):  # a JSON column a driver parsed (before 0007)
+        return None if text is None else dict(text)
+    value = json.loads(text)
+    if isinstance(value, list):
+        if len(value) != len(RECORD_COLUMNS):
+            raise ValueError(
+                f"stored inputs: expected {len(RECORD_COLUMNS)} values (the contract's record), got {len(value)}"
+            )
+        return dict(zip(RECORD_COLUMNS, value, strict=True))
+    return cast(dict[str, Any], value)
+
+
+def _json_plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot store a {type(value).__name__} as an input value")
+
+
+class _UncastText(sa.types.UserDefinedType[str]):
+    """TEXT whose parameters carry no ``::VARCHAR`` cast (psycopg sends text untyped)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+
+class PackedInputs(sa.TypeDecorator[dict[str, Any]]):
+    """``predictions.inputs``: dicts in and out, stored compactly (:func:`pack_inputs`)."""
+
+    impl = sa.UnicodeText  # NVARCHAR(max) on SQL Server, TEXT elsewhere
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":  # no ``::VARCHAR`` cast: the column is JSON before 0007
+            return _UncastText()
+        return dialect.type_descriptor(sa.UnicodeText())
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return pack_inputs(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dict[str, Any] | None:
+        return unpack_inputs(value)
+
+
 class Prediction(Base):
-    """One scored record, from the API or a batch run."""
+    """One scored record, from the API or a batch run.
+
+    ``inputs`` holds the record scored, packed (:func:`pack_inputs`), for API and CSV
+    predictions; for a snapshot score it is NULL: the record is the ``employees`` row of
+    (``employee_number``, ``snapshot_date``), read back through a join (not a second copy).
+    """
 
     __tablename__ = "predictions"
 
@@ -94,7 +163,7 @@ class Prediction(Base):
     threshold: Mapped[float] = mapped_column(sa.Double)
     label: Mapped[bool] = mapped_column(sa.Boolean)
     risk_band: Mapped[str] = mapped_column(sa.String(16), index=True)
-    inputs: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(PackedInputs)
     top_factors: Mapped[list[Any] | None] = mapped_column(sa.JSON)
     source: Mapped[str] = mapped_column(sa.String(16), index=True)
     request_id: Mapped[str | None] = mapped_column(sa.String(64))

@@ -30,7 +30,7 @@ from attrition.db import data_versions
 from attrition.db.latest_scores import writer
 from attrition.db.models import AuditEvent, DriftRun, Outcome, Prediction, employees, latest_scores
 from attrition.db.repositories import insert_audit
-from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
+from attrition.schema import ID_COLUMN, RECORD_COLUMNS, SNAPSHOT_DATE
 
 _PREDICTIONS = cast(sa.Table, Prediction.__table__)
 _OUTCOMES = cast(sa.Table, Outcome.__table__)
@@ -200,9 +200,19 @@ def _employee_rows(conn: sa.Connection, number: int) -> dict[str, list[dict[str,
             sa.select(_OUTCOMES).where(_OUTCOMES.c.employee_number == number).order_by(_OUTCOMES.c.id),
         ),
     }
+    _fill_snapshot_inputs(found["predictions"], found["employees"])
     refs = _references(found, number)
     found["audit_log"] = [row for row in _audit_rows(conn) if refs.mentioned_in(row)]
     return found
+
+
+def _fill_snapshot_inputs(predictions: list[dict[str, Any]], snapshots: list[dict[str, Any]]) -> None:
+    """A snapshot score stores its key, not its inputs (0007): export them from the employee's row."""
+    by_day = {row[SNAPSHOT_DATE]: row for row in snapshots}
+    for row in predictions:
+        if row["inputs"] is None:
+            stored = by_day.get(row["snapshot_date"])
+            row["inputs"] = {c: stored[c] for c in RECORD_COLUMNS} if stored is not None else {}
 
 
 def _rows(conn: sa.Connection, query: sa.Select[Any]) -> list[dict[str, Any]]:

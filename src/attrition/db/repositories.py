@@ -7,22 +7,29 @@ MariaDB/MySQL and SQL Server; bulk writes go through SQLAlchemy Core in chunks.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import itertools
+import json
 import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from attrition.audit import AuditOutcome
 from attrition.db import data_versions
 from attrition.db import latest_scores as latest
-from attrition.db.models import AuditEvent, Outcome, Prediction, employees, utcnow
+from attrition.db.models import AuditEvent, Outcome, Prediction, employees, pack_inputs, utcnow
 from attrition.db.models import data_versions as data_versions_table
-from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, SNAPSHOT_DATE
+from attrition.schema import ALL_COLUMNS, ID_COLUMN, INTEGER_COLUMNS, RECORD_COLUMNS, SNAPSHOT_DATE
 
 _PREDICTIONS = cast(sa.Table, Prediction.__table__)
 _OUTCOMES = cast(sa.Table, Outcome.__table__)
@@ -251,29 +258,81 @@ def _as_date(value: Any) -> dt.date:
 # --- predictions -----------------------------------------------------------------------------
 
 _PREDICTION_FIELDS = tuple(c.name for c in _PREDICTIONS.columns if c.name != "id")
+#: Fields written as given (already text): packed inputs and the factors' JSON.
+_TEXT_FIELDS = ("inputs", "top_factors")
+#: The employees columns a snapshot score's inputs are read from (labelled apart from the log's).
+_STORED_INPUTS = tuple(employees.c[c].label(f"stored_{c}") for c in RECORD_COLUMNS)
+#: Rows per COPY / executemany call inside one chunk's transaction.
+_WRITE_BATCH = 50_000
 
 
-def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Write prediction log entries (keys = ``Prediction`` fields); returns how many.
+@dataclass
+class PredictionColumns:
+    """Prediction log rows column by column, as ``insert_predictions`` writes them fastest.
 
+    ``values`` has one list per field that differs between rows, ``constant`` the fields
+    every row shares (model, time, source, run). ``inputs`` are packed texts
+    (``models.pack_inputs``; None: the employees row of the key) and ``top_factors`` JSON
+    texts (None: none computed), so nothing is serialised again on the way in.
+    """
+
+    values: dict[str, list[Any]]
+    constant: dict[str, Any]
+    size: int
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> PredictionColumns:
+        """Log entries (dicts of ``Prediction`` fields) column-wise, serialised once here."""
+        now = utcnow()
+        values: dict[str, list[Any]] = {}
+        for name in _PREDICTION_FIELDS:
+            column = [row.get(name) for row in rows]
+            if name == "inputs":
+                values[name] = [pack_inputs(v) for v in column]
+            elif name == "top_factors":
+                values[name] = [v if v is None or isinstance(v, str) else _json(v) for v in column]
+            elif name == "created_at":
+                values[name] = [v or now for v in column]
+            else:
+                values[name] = [_native(v) for v in column]
+        return cls(values, {}, len(rows))
+
+    def column(self, name: str) -> Iterable[Any]:
+        if name in self.constant:
+            return itertools.repeat(self.constant[name], self.size)
+        return self.values.get(name) or itertools.repeat(None, self.size)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Rows ``start:stop`` as dicts of stored values (inputs packed, factors as JSON text)."""
+        stop = self.size if stop is None else stop
+        columns = [list(itertools.islice(self.column(f), start, stop)) for f in _PREDICTION_FIELDS]
+        return [dict(zip(_PREDICTION_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=_native, separators=(",", ":"))
+
+
+def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]] | PredictionColumns) -> int:
+    """Write prediction log entries (dicts of ``Prediction`` fields, or columns); returns how many.
+
+    One transaction for all of them, through each backend's fastest bulk path (COPY on
+    PostgreSQL/psycopg, ``fast_executemany`` on MariaDB/pyodbc, executemany elsewhere). A
+    ``prediction_id`` already stored fails the whole call with an IntegrityError and
+    nothing is written, so a retry of a call whose commit went unacknowledged never
+    doubles a row (the prediction log then writes row by row and skips the stored ones).
     The ``latest_scores`` of the (employee, snapshot) pairs they score are refreshed in the
     same transaction, so the workforce views never see a prediction without its effect.
     A refresh that collides with another writer's retries the whole transaction.
     """
-    if not rows:
+    columns = rows if isinstance(rows, PredictionColumns) else PredictionColumns.from_rows(rows)
+    if not columns.size:
         return 0
-    now = utcnow()
-    clean = [
-        {f: _native(row.get(f)) for f in _PREDICTION_FIELDS if f in row}
-        | {"created_at": row.get("created_at") or now}
-        for row in rows
-    ]
-    keys = latest.score_keys(clean)
+    keys = _score_keys(columns)
     for attempt in range(1, _REFRESH_ATTEMPTS + 1):
         try:
             with latest.writer(engine) as conn:
-                for chunk in _chunks(clean, _INSERT_BATCH):
-                    conn.execute(_PREDICTIONS.insert(), list(chunk))
+                _bulk_insert(conn, columns)
                 latest.refresh(conn, keys)
                 if keys:  # scores of stored snapshots changed: the workforce views' data did
                     data_versions.bump(conn)
@@ -283,7 +342,234 @@ def insert_predictions(engine: sa.Engine, rows: Sequence[Mapping[str, Any]]) -> 
             time.sleep(random.uniform(0, 0.02 * 2**attempt))  # de-synchronise the writers
             continue
         break
-    return len(clean)
+    return columns.size
+
+
+def _score_keys(columns: PredictionColumns) -> latest.Keys:
+    """``latest_scores.score_keys`` of the columns, without building a dict per row."""
+    keys: dict[dt.date, set[int]] = {}
+    days: dict[Any, dt.date] = {}
+    for number, day in zip(columns.column("employee_number"), columns.column("snapshot_date"), strict=True):
+        if number is not None and day is not None:
+            key = days.get(day) or days.setdefault(day, _as_date(day))
+            keys.setdefault(key, set()).add(int(number))
+    return {day: sorted(numbers) for day, numbers in sorted(keys.items())}
+
+
+def _bulk_insert(conn: sa.Connection, columns: PredictionColumns) -> None:
+    """The rows through the backend's bulk path, inside the caller's transaction."""
+    dialect = conn.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        writer = _copy_postgres
+    elif dialect.name in ("sqlite", "mysql", "mariadb") and dialect.paramstyle == "qmark":
+        writer = _executemany
+    else:
+        writer = _insert_core
+    for start in range(0, columns.size, _WRITE_BATCH):
+        writer(conn, columns, start, min(start + _WRITE_BATCH, columns.size))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk's rows are built: they hold no cycles, and each
+    collection walks the whole heap (measured: building 50,000 row tuples took 5x as long with it)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@gc_paused()
+def _driver_rows(
+    dialect: sa.Dialect, columns: PredictionColumns, start: int, stop: int
+) -> list[tuple[Any, ...]]:
+    """Rows ``start:stop`` as the driver takes them: each value through its column's bind processor once.
+
+    A processor runs once per distinct value (times, dates, booleans, bands repeat), the
+    packed texts pass as they are.
+    """
+    prepared: list[Iterable[Any]] = []
+    for name in _PREDICTION_FIELDS:
+        process = None if name in _TEXT_FIELDS else _PREDICTIONS.c[name].type._cached_bind_processor(dialect)
+        if name in columns.constant:
+            value = columns.constant[name]
+            prepared.append(itertools.repeat(process(value) if process else value, stop - start))
+            continue
+        values = list(itertools.islice(columns.column(name), start, stop))
+        if process is not None and name != "prediction_id":
+            seen: dict[Any, Any] = {}
+            values = [seen[v] if v in seen else seen.setdefault(v, process(v)) for v in values]
+        prepared.append(values)
+    return list(zip(*prepared, strict=True))
+
+
+def _column_list(dialect: sa.Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in _PREDICTION_FIELDS)
+
+
+def _copy_postgres(conn: sa.Connection, columns: PredictionColumns, start: int, stop: int) -> None:
+    """``COPY predictions FROM STDIN`` through psycopg, on the transaction's connection."""
+    statement = f"COPY {_PREDICTIONS.name} ({_column_list(conn.dialect)}) FROM STDIN"
+    try:
+        payload: Any = _copy_text(columns, start, stop)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+        payload = None  # values Arrow cannot type as one column: psycopg adapts them row by row
+    rows = _driver_rows(conn.dialect, columns, start, stop) if payload is None else []
+    raw: Any = conn.connection.dbapi_connection
+    with _driver_errors(conn, statement), raw.cursor() as cursor, cursor.copy(statement) as copy:
+        if payload is not None:
+            copy.write(payload)
+        for row in rows:
+            copy.write_row(row)
+
+
+def _copy_text(columns: PredictionColumns, start: int, stop: int) -> memoryview:
+    """Rows ``start:stop`` as COPY's text format, each column converted and escaped in Arrow.
+
+    The lines are joined in one Arrow string array, whose data buffer is the payload itself.
+    """
+    fields: list[Any] = []
+    for name in _PREDICTION_FIELDS:
+        if name in columns.constant:
+            fields.append(_copy_constant(columns.constant[name]))
+        else:
+            fields.append(_copy_column(list(itertools.islice(columns.column(name), start, stop))))
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, "\t"), "\n", "")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _copy_column(values: list[Any]) -> pa.Array:
+    array = pa.array(values)
+    kind = array.type
+    if pa.types.is_null(kind):
+        return pa.array(["\\N"] * len(values), type=pa.string())
+    if pa.types.is_boolean(kind):
+        text = pc.if_else(array, "t", "f")
+    elif pa.types.is_string(kind):
+        text = array
+        if pc.any(pc.match_substring_regex(array, "[\\\\\t\n\r]")).as_py():  # one pass when none
+            for plain, escaped in _COPY_ESCAPES:
+                text = pc.replace_substring(text, plain, escaped)
+    elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_date(kind):
+        text = pc.cast(array, pa.string())  # floats: the shortest text that reads back the same
+    elif pa.types.is_timestamp(kind):
+        text = pc.strftime(array, format="%Y-%m-%d %H:%M:%S")
+    else:
+        raise TypeError(f"no COPY text for {kind}")
+    return pc.fill_null(text, "\\N")
+
+
+def _copy_constant(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    for plain, escaped in _COPY_ESCAPES:
+        text = text.replace(plain, escaped)
+    return text
+
+
+@contextmanager
+def _driver_errors(conn: sa.Connection, statement: str) -> Iterator[None]:
+    """A driver error raised as SQLAlchemy's (IntegrityError, OperationalError...), as ``execute`` would.
+
+    Through the connection's own handler, so ``handle_error`` hooks and invalidation on a
+    disconnect run too; the parameters (employee attributes) are left out of the error.
+    """
+    try:
+        yield
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, statement, None, None, None)
+
+
+def _executemany(conn: sa.Connection, columns: PredictionColumns, start: int, stop: int) -> None:
+    """One prepared INSERT, executemany (pyodbc: ``fast_executemany``, parameters sent as arrays)."""
+    marks = ", ".join("?" for _ in _PREDICTION_FIELDS)
+    statement = f"INSERT INTO {_PREDICTIONS.name} ({_column_list(conn.dialect)}) VALUES ({marks})"
+    rows = _driver_rows(conn.dialect, columns, start, stop)
+    if conn.dialect.driver != "pyodbc":
+        conn.exec_driver_sql(statement, rows)
+        return
+    raw: Any = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    # The MariaDB driver reads arrays of UTF-8 (SQL_C_CHAR) text as UTF-16: send them wide
+    # for this call, then put back the UTF-8 that SQLAlchemy's pyodbc dialect sets on connect.
+    raw.setencoding(encoding="utf-16le", ctype=_SQL_WCHAR)
+    try:
+        with _driver_errors(conn, statement):
+            cursor.fast_executemany = True
+            cursor.setinputsizes(_odbc_sizes(rows))
+            cursor.executemany(statement, rows)
+            _raise_array_errors(cursor.messages, conn.dialect.loaded_dbapi)
+    finally:
+        with suppress(conn.dialect.loaded_dbapi.Error):  # a connection the error invalidated is gone
+            cursor.close()
+            raw.setencoding(encoding="utf-8")
+
+
+def _raise_array_errors(messages: list[tuple[str, str]], dbapi: Any) -> None:
+    """Raise a row the MariaDB driver refused during an array insert: it only lists it in ``messages``.
+
+    Rows before it are in the transaction, which the raise rolls back, so the call writes all or nothing.
+    """
+    for state, text in messages:
+        code = state[1:6]
+        if not code.startswith("01"):  # class 01 is a warning
+            kind = dbapi.IntegrityError if code.startswith("23") else dbapi.DatabaseError
+            raise kind(code, text)
+
+
+_SQL_WCHAR = -8  # pyodbc.SQL_WCHAR (pyodbc is an optional driver)
+#: pyodbc parameter types (SQL type, size, decimal digits) of the non-text column types.
+_ODBC_TYPES: dict[type[Any], tuple[int, int, int]] = {
+    sa.BigInteger: (-5, 0, 0),
+    sa.Integer: (-5, 0, 0),
+    sa.Double: (8, 0, 0),
+    sa.Boolean: (-7, 0, 0),
+    sa.DateTime: (93, 26, 6),
+    sa.Date: (91, 10, 0),
+}
+
+
+def _odbc_sizes(rows: list[tuple[Any, ...]]) -> list[tuple[int, int, int]]:
+    """Every parameter's type and size, so the driver never sizes one from the column.
+
+    Left to it, a LONGTEXT (or a column of NULLs) gets a 4 GB buffer per row: MemoryError.
+    """
+    sizes: list[tuple[int, int, int]] = []
+    for at, name in enumerate(_PREDICTION_FIELDS):
+        kind = _PREDICTIONS.c[name].type
+        length = getattr(kind, "length", None)
+        if name in _TEXT_FIELDS or (not length and isinstance(kind, sa.String)):
+            length = max((len(row[at]) for row in rows if row[at] is not None), default=1)
+        if length:
+            sizes.append((-9, max(int(length), 1), 0))  # SQL_WVARCHAR
+            continue
+        sizes.append(next(spec for base, spec in _ODBC_TYPES.items() if isinstance(kind, base)))
+    return sizes
+
+
+def _insert_core(conn: sa.Connection, columns: PredictionColumns, start: int, stop: int) -> None:
+    """Any other backend: a SQLAlchemy Core executemany (the factors' JSON back to objects)."""
+    rows = columns.rows(start, stop)
+    for row in rows:
+        row["top_factors"] = None if row["top_factors"] is None else json.loads(row["top_factors"])
+    conn.execute(_PREDICTIONS.insert(), rows)
 
 
 def _prediction_filters(
@@ -310,6 +596,33 @@ def _prediction_filters(
     return filters
 
 
+def _with_stored_inputs() -> sa.Join:
+    """The log joined to the employees row a snapshot score's inputs are (NULL ``inputs`` only)."""
+    p = _PREDICTIONS.c
+    return _PREDICTIONS.outerjoin(
+        employees,
+        sa.and_(
+            p.inputs.is_(None),
+            employees.c[ID_COLUMN] == p.employee_number,
+            employees.c[SNAPSHOT_DATE] == p.snapshot_date,
+        ),
+    )
+
+
+def _logged_row(row: sa.Row[Any]) -> dict[str, Any]:
+    """A log row as a dict, ``inputs`` filled from the employees row when it is a snapshot score's."""
+    values = dict(row._mapping)
+    stored = [values.pop(column.name) for column in _STORED_INPUTS]
+    if values["inputs"] is None:
+        values["inputs"] = (
+            dict(zip(RECORD_COLUMNS, stored, strict=True)) if stored[_ID_AT] is not None else {}
+        )
+    return values
+
+
+_ID_AT = RECORD_COLUMNS.index(ID_COLUMN)
+
+
 def query_predictions(
     engine: sa.Engine,
     *,
@@ -325,17 +638,29 @@ def query_predictions(
     """One page of the prediction log, newest first, and the total matching."""
     filters = _prediction_filters(employee_number, since, until, risk_band, source, model_version)
     table = _PREDICTIONS
-    page = sa.select(table).where(*filters).order_by(table.c.created_at.desc(), table.c.id.desc())
+    page = (
+        sa.select(table, *_STORED_INPUTS)
+        .select_from(_with_stored_inputs())
+        .where(*filters)
+        .order_by(table.c.created_at.desc(), table.c.id.desc())
+    )
     count = sa.select(sa.func.count()).select_from(table).where(*filters)
     with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(page.limit(limit).offset(offset))]
+        rows = [_logged_row(r) for r in conn.execute(page.limit(limit).offset(offset))]
         total = int(conn.execute(count).scalar_one())
     return rows, total
 
 
 def get_prediction(engine: sa.Engine, prediction_id: str) -> dict[str, Any] | None:
     """One logged prediction by its public id."""
-    return row_by_key(engine, _PREDICTIONS.c.prediction_id, prediction_id)
+    query = (
+        sa.select(_PREDICTIONS, *_STORED_INPUTS)
+        .select_from(_with_stored_inputs())
+        .where(_PREDICTIONS.c.prediction_id == prediction_id)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _logged_row(row) if row else None
 
 
 def stored_prediction_ids(engine: sa.Engine, prediction_ids: Sequence[str]) -> set[str]:
@@ -355,6 +680,9 @@ def row_by_key(engine: sa.Engine, key: sa.Column[Any], value: Any) -> dict[str, 
     return dict(row._mapping) if row else None
 
 
+_FRAME_META = ("probability", "label", "risk_band", "model_version", "created_at", "prediction_id")
+
+
 def predictions_frame(
     engine: sa.Engine,
     since: dt.datetime | None = None,
@@ -364,24 +692,44 @@ def predictions_frame(
     """Logged inputs (contract columns) with probability, label, risk band, model version, time."""
     filters = _prediction_filters(None, since, until, None, source)
     table = _PREDICTIONS
-    query = sa.select(
-        table.c.inputs,
-        table.c.probability,
-        table.c.label,
-        table.c.risk_band,
-        table.c.model_version,
-        table.c.created_at,
-        table.c.prediction_id,
-    ).where(*filters)
+    packed = sa.type_coerce(table.c.inputs, sa.Text).label("packed")  # decoded here, all at once
+    query = (
+        sa.select(*(table.c[c] for c in _FRAME_META), packed, *_STORED_INPUTS)
+        .select_from(_with_stored_inputs())
+        .where(*filters)
+    )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    extra = ["probability", "label", "risk_band", "model_version", "created_at", "prediction_id"]
     if not rows:
-        return pd.DataFrame(columns=[*ALL_COLUMNS, *extra])
-    inputs = pd.DataFrame([r.inputs for r in rows])
-    meta = pd.DataFrame([r[1:] for r in rows], columns=extra)
-    inputs = inputs.reindex(columns=[c for c in ALL_COLUMNS if c in inputs.columns])
+        return pd.DataFrame(columns=[*ALL_COLUMNS, *_FRAME_META])
+    meta = pd.DataFrame([r[: len(_FRAME_META)] for r in rows], columns=list(_FRAME_META))
+    inputs = _input_records(rows, len(_FRAME_META))
     return _typed(pd.concat([inputs, meta], axis=1))
+
+
+def _input_records(rows: Sequence[Any], at: int) -> pd.DataFrame:
+    """The inputs of ``rows`` (packed text at ``at``, the employees columns after it) as one frame.
+
+    Packed arrays are decoded with one ``json.loads`` over all of them; a record stored as
+    an object (older, partial rows) keeps only its own keys, as the log held it.
+    """
+    texts = [r[at] if not isinstance(r[at], dict) else _json(r[at]) for r in rows]  # dict: JSON before 0007
+    arrays = [t for t in texts if t is not None and t.startswith("[")]
+    decoded = iter(json.loads("[" + ",".join(arrays) + "]") if arrays else [])
+    whole = bool(arrays) or None in texts  # some record has every contract column
+    present: set[str] = set(RECORD_COLUMNS) if whole else set()
+    records: list[Any] = []
+    for text, row in zip(texts, rows, strict=True):
+        if text is None:
+            records.append(row[at + 1 :])
+        elif text.startswith("["):
+            records.append(next(decoded))
+        else:
+            partial = json.loads(text)
+            records.append([partial.get(c) for c in RECORD_COLUMNS])
+            present.update(partial)
+    frame = pd.DataFrame(records, columns=list(RECORD_COLUMNS))
+    return frame.reindex(columns=[c for c in ALL_COLUMNS if c in present])
 
 
 # --- outcomes --------------------------------------------------------------------------------

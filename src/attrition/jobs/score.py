@@ -17,17 +17,25 @@ from attrition.config import Settings
 from attrition.errors import database_error
 from attrition.jobs.base import Outcome, Progress
 from attrition.serving.loader import ModelNotAvailable
-from attrition.serving.scoring import DEFAULT_CHUNK_ROWS, ScoreReport, ScoringError, score_batch
+from attrition.serving.scoring import (
+    DEFAULT_CHUNK_ROWS,
+    DEFAULT_FACTORS,
+    ScoreReport,
+    ScoringError,
+    score_batch,
+)
 
 
 @dataclass(frozen=True)
 class ScoreRequest:
-    """An employees snapshot (default: the latest) or a contract CSV; ``out``: predictions file."""
+    """An employees snapshot (default: the latest) or a contract CSV; ``out``: predictions file;
+    ``factors``: top factors per prediction (0: none, the fastest)."""
 
     snapshot_date: dt.date | None = None
     csv: Path | None = None
     out: Path | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    factors: int = DEFAULT_FACTORS
 
 
 @dataclass(kw_only=True)
@@ -49,6 +57,7 @@ def score(
             csv=request.csv,
             out=request.out,
             chunk_rows=request.chunk_rows,
+            top_k=request.factors,
             progress=progress,
         )
     except (ScoringError, ModelNotAvailable) as exc:

@@ -1,27 +1,30 @@
 """Batch scoring with the champion: employees snapshot or contract CSV in, predictions out.
 
 Input is processed in chunks (a CSV is streamed, never read whole; a snapshot is paged
-out of the database by EmployeeNumber), so memory stays flat for millions of rows. Each chunk is validated (CSV only: the DB holds validated
-rows), scored, explained (top factors), written to the ``predictions`` table
-(``source="batch"``, one ``request_id`` per batch run) and appended to the output
-file (CSV or Parquet, written to a temp name and renamed when complete).
+out of the database by EmployeeNumber), so memory stays flat for millions of rows. Each
+chunk is validated (CSV only: the DB holds validated rows), scored, explained (top
+factors, when asked), written to the ``predictions`` table (``source="batch"``, one
+``request_id`` per batch run; one bulk write per chunk) and appended to the output file
+(CSV or Parquet, written to a temp name and renamed when complete). Every step works on
+the chunk's arrays, not row by row.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -30,17 +33,19 @@ from attrition.data.csv_safety import neutralise_frame
 from attrition.data.validation import Issue, SchemaError, SeenKeys, validate_frame
 from attrition.db.engine import get_engine, refresh_statistics
 from attrition.db.models import Prediction, latest_scores
-from attrition.db.repositories import insert_predictions, iter_employees
+from attrition.db.repositories import gc_paused, insert_predictions, iter_employees
 from attrition.schema import ID_COLUMN, SNAPSHOT_DATE
 from attrition.serving.loader import Predictor
 from attrition.serving.model import AttritionModel
-from attrition.serving.prediction_log import prediction_rows
+from attrition.serving.prediction_log import json_fragments, prediction_columns
 
 logger = logging.getLogger(__name__)
 
 SOURCE: PredictionSource = "batch"
 #: Bands flagged as high risk in the output and the summary.
 DEFAULT_CHUNK_ROWS = 50_000
+#: Top factors per prediction unless asked otherwise (``--factors``).
+DEFAULT_FACTORS = 3
 #: Issues kept in the report (the counts are always complete).
 MAX_ISSUES_KEPT = 1000
 Progress = Callable[[int, int | None], None]
@@ -101,7 +106,7 @@ def score_batch(
     csv: Path | str | None = None,
     out: Path | str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    top_k: int = 3,
+    top_k: int = DEFAULT_FACTORS,
     log_predictions: bool = True,
     predictor: Predictor | None = None,
     progress: Progress | None = None,
@@ -110,8 +115,11 @@ def score_batch(
 
     Rows failing validation are reported in ``ScoreReport.issues`` and skipped; the
     rest are scored. Raises ScoringError when there is nothing to score at all, and
-    serving.ModelNotAvailable when there is no champion.
+    serving.ModelNotAvailable when there is no champion. ``top_k`` factors per record (0: none,
+    and no SHAP cost). A snapshot's predictions log their employees key, not a copy of the row.
     """
+    if top_k < 0:
+        raise ScoringError(f"top factors: expected 0 or more, got {top_k}")
     if csv is not None and snapshot_date is not None:
         raise ScoringError("give either a snapshot date or a CSV file, not both")
     out_path = _check_out(out)
@@ -132,7 +140,8 @@ def score_batch(
         for records in chunks:
             if records.empty:
                 continue
-            _score_into(report, predictor, records, top_k, engine, writer)
+            with gc_paused():  # the chunk's arrays and texts hold no cycles
+                _score_into(report, predictor, records, top_k, engine, writer, inputs_stored=csv is None)
             if progress is not None:
                 progress(report.rows_read, None)
         if writer is not None:
@@ -156,18 +165,31 @@ def _score_into(
     top_k: int,
     engine: sa.Engine | None,
     writer: _OutputWriter | None,
+    inputs_stored: bool,
 ) -> None:
-    """Score one chunk: log it, append it to the output, count it in ``report``."""
-    scored = _score_chunk(predictor, records, top_k)
+    """Score one chunk: log it, append it to the output, count it in ``report``.
+
+    Column-wise all the way (predict, rank factors, pack, bulk-write, Arrow out): no Python
+    object per row but the ids and texts the log stores. Factors only when ``top_k`` > 0.
+    """
+    scored = predictor.model.predict(records)
+    factors = TopFactors.of(predictor.model, records, top_k) if top_k > 0 else None
     if engine is not None:
-        report.rows_logged += insert_predictions(
-            engine, prediction_rows(predictor, records, scored, source=SOURCE, request_id=report.batch_id)
+        logged = prediction_columns(
+            predictor,
+            records,
+            scored,
+            source=SOURCE,
+            request_id=report.batch_id,
+            factors=factors.json() if factors is not None else None,
+            inputs_stored=inputs_stored,
         )
+        report.rows_logged += insert_predictions(engine, logged)
     if writer is not None:
-        writer.write(_output_frame(records, scored, top_k))
+        writer.write(_output_table(records, scored, factors, top_k))
     report.rows_scored += len(scored)
-    for band, count in Counter(scored["risk_band"]).items():
-        report.band_counts[band] = report.band_counts.get(band, 0) + count
+    for band, count in scored["risk_band"].value_counts().items():
+        report.band_counts[str(band)] = report.band_counts.get(str(band), 0) + int(count)
 
 
 def _log_summary(report: ScoreReport) -> None:
@@ -232,38 +254,104 @@ def _csv_chunks(path: Path, chunk_rows: int, report: ScoreReport) -> Iterator[pd
 # --- scoring and output ----------------------------------------------------------------------
 
 
-def _score_chunk(predictor: Predictor, records: pd.DataFrame, top_k: int) -> pd.DataFrame:
-    scored = predictor.model.predict(records)
-    scored["top_factors"] = (
-        top_factors(predictor.model, records, top_k) if top_k > 0 else [[] for _ in range(len(records))]
-    )
-    return scored
+@dataclass(frozen=True)
+class TopFactors:
+    """Each record's top factors as arrays, ranked once per chunk (what ``AttritionModel.explain`` says).
+
+    ``order[r, j]`` is the input column of record ``r``'s ``j``-th factor, ``contribution``
+    its signed contribution (probability points) and ``values[j][r]`` the record's value.
+    The log's JSON, the output file's texts and the API's dicts are built from these.
+    """
+
+    columns: list[str]
+    order: np.ndarray
+    contribution: np.ndarray
+    values: list[list[Any]]
+    source: pd.DataFrame = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, model: AttritionModel, records: pd.DataFrame, top_k: int) -> TopFactors:
+        """Rank every record's contributions (one argsort over the chunk) and keep the ``top_k`` largest."""
+        contributions = model.contributions(records).values
+        matrix = contributions.to_numpy(dtype=np.float64)
+        columns = [str(c) for c in contributions.columns]
+        order = np.argsort(-np.abs(matrix), axis=1, kind="stable")[:, :top_k]
+        picked = np.take_along_axis(matrix, order, axis=1)
+        cells = [np.empty(len(records), dtype=object) for _ in range(order.shape[1])]
+        for i, column in enumerate(columns):
+            hit = order == i
+            if hit.any():
+                raw = np.empty(len(records), dtype=object)
+                raw[:] = records[column].tolist()  # Python values, as the record holds them
+                for j, cell in enumerate(cells):
+                    cell[hit[:, j]] = raw[hit[:, j]]
+        return cls(columns, order, picked, [cell.tolist() for cell in cells], records)
+
+    def __len__(self) -> int:
+        return int(self.order.shape[0])
+
+    def lists(self) -> list[list[dict[str, Any]]]:
+        """The factors as ``explain`` gives them: a list of dicts per record."""
+        rows: list[list[dict[str, Any]]] = [[] for _ in range(len(self))]
+        for j in range(self.order.shape[1]):
+            names = [self.columns[i] for i in self.order[:, j].tolist()]
+            for row, name, value, amount in zip(
+                rows, names, self.values[j], self.contribution[:, j].tolist(), strict=True
+            ):
+                direction = "raises" if amount > 0 else "lowers"
+                row.append({"feature": name, "value": value, "contribution": amount, "direction": direction})
+        return rows
+
+    def json(self) -> list[str]:
+        """Each record's factors as JSON text that decodes to ``lists()``'s, joined in Arrow."""
+        size, ranks = len(self), []
+        # Column i's fragment of record r sits at i * size + r: one take per rank picks them.
+        fragments = json_fragments(self.source, self.columns)
+        stacked = pa.concat_arrays([fragments[c] for c in self.columns]) if self.columns else None
+        names = pa.array([json.dumps(c) for c in self.columns], type=pa.string())
+        for j in range(self.order.shape[1]):
+            columns = self.order[:, j]
+            amounts = self.contribution[:, j]
+            ranks.append(
+                pc.binary_join_element_wise(
+                    '{"feature":',
+                    pc.take(names, pa.array(columns)),
+                    ',"value":',
+                    pc.take(stacked, pa.array(columns * size + np.arange(size))),
+                    ',"contribution":',
+                    _number_texts(amounts),
+                    ',"direction":',
+                    pc.if_else(pa.array(amounts > 0), '"raises"', '"lowers"'),
+                    "}",
+                    "",
+                )
+            )
+        if not ranks:
+            return ["[]"] * size
+        body = pc.binary_join_element_wise(*ranks, ",")
+        return cast(list[str], pc.binary_join_element_wise("[", body, "]", "").to_pylist())
+
+    def texts(self, rank: int) -> list[str | None]:
+        """The ``rank``-th factor of every record for a spreadsheet cell (:func:`factor_text`)."""
+        if rank >= self.order.shape[1]:
+            return [None] * len(self)
+        names = [self.columns[i] for i in self.order[:, rank].tolist()]
+        points = (self.contribution[:, rank] * 100).tolist()
+        return [f"{n}={v} ({p:+.1f} pts)" for n, v, p in zip(names, self.values[rank], points, strict=True)]
+
+
+def _number_texts(amounts: np.ndarray) -> pa.Array:
+    """Floats as JSON numbers that read back as the same floats (``2.0``, not ``2``)."""
+    if not np.isfinite(amounts).all():  # NaN and infinities as json.dumps names them
+        return pa.array([json.dumps(a) for a in amounts.tolist()], type=pa.string())
+    texts = pc.cast(pa.array(amounts), pa.string())  # shortest text that round-trips
+    whole = pc.match_substring_regex(texts, r"^-?[0-9]+$")
+    return pc.if_else(whole, pc.binary_join_element_wise(texts, ".0", ""), texts)
 
 
 def top_factors(model: AttritionModel, records: pd.DataFrame, top_k: int) -> list[list[dict[str, Any]]]:
-    """What ``AttritionModel.explain`` returns (same factors, order and fields), vectorised.
-
-    ``explain`` reads one cell at a time, which is fine for an API request and slow for a
-    million rows; here the ranking is one argsort over the whole chunk.
-    """
-    contributions = model.contributions(records).values
-    values = contributions.to_numpy(dtype=np.float64)
-    columns = [str(c) for c in contributions.columns]
-    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :top_k]
-    picked = np.take_along_axis(values, order, axis=1)
-    raw = [records[c].tolist() for c in columns]
-    return [
-        [
-            {
-                "feature": columns[i],
-                "value": raw[i][row],
-                "contribution": float(v),
-                "direction": "raises" if v > 0 else "lowers",
-            }
-            for i, v in zip(order[row].tolist(), picked[row].tolist(), strict=True)
-        ]
-        for row in range(len(values))
-    ]
+    """What ``AttritionModel.explain`` returns (same factors, order and fields), vectorised."""
+    return TopFactors.of(model, records, top_k).lists()
 
 
 def factor_text(factor: dict[str, Any]) -> str:
@@ -271,18 +359,23 @@ def factor_text(factor: dict[str, Any]) -> str:
     return f"{factor['feature']}={factor['value']} ({factor['contribution'] * 100:+.1f} pts)"
 
 
-def _output_frame(records: pd.DataFrame, scored: pd.DataFrame, top_k: int) -> pd.DataFrame:
-    frame = pd.DataFrame({ID_COLUMN: records[ID_COLUMN].to_numpy()})
+def _output_table(
+    records: pd.DataFrame, scored: pd.DataFrame, factors: TopFactors | None, top_k: int
+) -> pa.Table:
+    """The output rows of a chunk as an Arrow table, straight from the arrays (one type per column)."""
+    bands = scored["risk_band"].to_numpy(dtype=object)
+    columns: dict[str, pa.Array] = {ID_COLUMN: pa.array(records[ID_COLUMN].to_numpy(dtype=np.int64))}
     if SNAPSHOT_DATE in records:
-        frame[SNAPSHOT_DATE] = pd.to_datetime(records[SNAPSHOT_DATE]).dt.date.to_numpy()
-    frame["probability"] = scored["probability"].to_numpy()
-    frame["label"] = scored["label"].to_numpy(dtype=bool)
-    frame["risk_band"] = scored["risk_band"].to_numpy()
-    frame["high_risk"] = frame["risk_band"].isin(HIGH_RISK_BANDS)
-    factors = scored["top_factors"].tolist()
-    for i in range(top_k):
-        frame[f"top_factor_{i + 1}"] = [factor_text(f[i]) if len(f) > i else None for f in factors]
-    return frame
+        days = pd.to_datetime(records[SNAPSHOT_DATE]).dt.date
+        columns[SNAPSHOT_DATE] = pa.array(days.tolist(), type=pa.date32())
+    columns["probability"] = pa.array(scored["probability"].to_numpy(dtype=np.float64))
+    columns["label"] = pa.array(scored["label"].to_numpy(dtype=bool))
+    columns["risk_band"] = pa.array(bands.tolist(), type=pa.string())
+    columns["high_risk"] = pa.array(np.isin(bands, list(HIGH_RISK_BANDS)))
+    for rank in range(top_k):
+        texts = factors.texts(rank) if factors is not None else [None] * len(records)
+        columns[f"top_factor_{rank + 1}"] = pa.array(texts, type=pa.string())
+    return pa.table(columns)
 
 
 def _check_out(out: Path | str | None) -> Path | None:
@@ -302,19 +395,16 @@ class _OutputWriter:
         self.tmp = path.with_name(f".{path.name}.partial")
         self.parquet = path.suffix.lower() == ".parquet"
         self._writer: pq.ParquetWriter | None = None
-        self._schema: pa.Schema | None = None
         self._started = False
         path.parent.mkdir(parents=True, exist_ok=True)
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, table: pa.Table) -> None:
         if self.parquet:
-            table = pa.Table.from_pandas(frame, schema=self._schema, preserve_index=False)
             if self._writer is None:
-                self._schema = table.schema
                 self._writer = pq.ParquetWriter(self.tmp, table.schema)
             self._writer.write_table(table)
         else:
-            neutralise_frame(frame).to_csv(
+            neutralise_frame(table.to_pandas()).to_csv(
                 self.tmp, mode="a" if self._started else "w", header=not self._started, index=False
             )
         self._started = True
@@ -323,7 +413,7 @@ class _OutputWriter:
         if self._writer is not None:
             self._writer.close()
         if not self._started:  # nothing scored: still leave a valid, empty file
-            self.write(_output_frame_empty())
+            self.write(pa.Table.from_pandas(_output_frame_empty(), preserve_index=False))
             if self._writer is not None:
                 self._writer.close()
         self.tmp.replace(self.path)
