@@ -7,10 +7,12 @@ analysis), and a reports folder on a full tmpfs (ENOSPC), are the faults.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ from fault_support import api_environment, time_bound
 
 from attrition.config import Settings
 from attrition.data.generator import generate_workforce
+from attrition.db.drift_runs import STALE_AFTER, close_interrupted, insert_drift_run, this_runner
 from attrition.db.engine import create_db_engine
 from attrition.jobs.drift import EXIT_DRIFT, EXIT_ERROR, EXIT_OK
 
@@ -64,7 +67,7 @@ def _drift(settings: Settings, workdir: Path, *extra: str) -> subprocess.Popen[s
 def _runs(engine: sa.Engine) -> list[dict[str, object]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.text("SELECT run_id, status, severity, results, error FROM drift_runs ORDER BY id")
+            sa.text("SELECT run_id, status, severity, results, error, runner FROM drift_runs ORDER BY id")
         )
         return [dict(row._mapping) for row in rows]
 
@@ -73,7 +76,8 @@ def test_drift_job_killed_mid_analysis_leaves_no_verdict_and_the_next_run_record
     env: ModelEnv, tmp_path: Path
 ) -> None:
     """Lost if it failed: the truth about the killed check (a row or a report saying "no drift"
-    for a check never done), or the next check (blocked or mixed up with the dead one)."""
+    for a check never done, or a row "running" forever), or the next check (blocked or mixed up
+    with the dead one)."""
     engine = create_db_engine(env.settings.db_url)
     job = _drift(env.settings, tmp_path)
     deadline = time.monotonic() + 60
@@ -92,7 +96,11 @@ def test_drift_job_killed_mid_analysis_leaves_no_verdict_and_the_next_run_record
     _, err = again.communicate(timeout=90)
     assert again.returncode in (EXIT_OK, EXIT_DRIFT), err[-2000:]
     runs = _runs(engine)
-    assert len(runs) == 2 and runs[0] == killed[0]  # exactly one more, the dead one left as it was
+    assert len(runs) == 2 and runs[0]["run_id"] == killed[0]["run_id"]  # exactly one more
+    # the dead one is closed as interrupted (its process is gone), still without a verdict
+    assert runs[0]["status"] == "error" and runs[0]["severity"] is None and runs[0]["results"] is None
+    assert runs[0]["error"].startswith(f"interrupted: its process ({killed[0]['runner']}) ended")
+    assert killed[0]["runner"] == f"{socket.gethostname()}:{job.pid}"
     assert runs[1]["status"] == "ok" and runs[1]["severity"] in ("moderate", "severe", "critical")
     assert str(runs[1]["run_id"]) in (reports / "drift_latest.md").read_text()
     engine.dispose()
@@ -162,3 +170,50 @@ def test_a_full_reports_folder_is_an_error_never_a_stale_or_lost_verdict(
     else:
         assert not latest[1].exists()
     engine.dispose()
+
+
+def test_only_runs_whose_process_is_gone_or_that_are_stale_are_closed(sqlite_url: str) -> None:
+    """Lost if it failed: a live check (another process, or this one) closed under its feet."""
+    engine = create_db_engine(sqlite_url)
+    host = socket.gethostname()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = {
+        "dead": (f"{host}:{_ended_pid()}", now),
+        "alive": (f"{host}:{os.getppid()}", now),
+        "mine": (this_runner(), now),
+        "elsewhere": ("another-host:1", now),
+        "stale": ("another-host:2", now - STALE_AFTER - dt.timedelta(minutes=1)),
+        "old-row": (None, now),
+    }
+    for run_id, (runner, started) in rows.items():
+        insert_drift_run(
+            engine,
+            {
+                "run_id": run_id,
+                "started_at": started,
+                "status": "running",
+                "runner": runner,
+                "reference_description": "r",
+                "current_description": "c",
+                "reference_rows": 0,
+                "current_rows": 0,
+            },
+        )
+    assert sorted(close_interrupted(engine)) == ["dead", "stale"]
+    statuses = {r["run_id"]: r["status"] for r in _runs(engine)}
+    assert statuses == {
+        "dead": "error",
+        "stale": "error",
+        "alive": "running",
+        "mine": "running",
+        "elsewhere": "running",
+        "old-row": "running",
+    }
+    assert close_interrupted(engine) == []  # closed once
+    engine.dispose()
+
+
+def _ended_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid

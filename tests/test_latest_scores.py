@@ -174,7 +174,7 @@ def test_migration_0003_backfills_from_the_logged_predictions(db_url: str) -> No
         for batch in _scenario():
             conn.execute(_PREDICTIONS.insert(), batch)
     upgrade(db_url)
-    assert current(db_url) == "0007"
+    assert current(db_url) == "0008"
     stored = _check(engine)
     assert len(stored) == 70 and stored[(NEW, 5)]["prediction_id"] == "tie"
     engine.dispose()

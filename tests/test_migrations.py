@@ -20,7 +20,7 @@ from attrition.db.engine import create_db_engine, get_engine
 from attrition.db.migrate import MigrationError, current, downgrade, migrate, upgrade
 from attrition.db.models import Base
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def test_migrated_schema_matches_models(db_url: str) -> None:
@@ -129,7 +129,7 @@ def test_cli_db_upgrade_to_an_unknown_revision_is_a_clear_error(cli_db: str, rev
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no traceback
     assert (
-        f"error: unknown revision {revision!r}: expected head, base or one of 0007, 0006, 0005, 0004, 0003, 0002, 0001"
+        f"error: unknown revision {revision!r}: expected head, base or one of 0008, 0007, 0006, 0005, 0004, 0003, 0002, 0001"
         in result.output
     )
     assert current(cli_db) == HEAD  # untouched

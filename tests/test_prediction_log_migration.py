@@ -83,7 +83,7 @@ def test_0007_upgrade_packs_old_rows_keeps_what_they_read_and_downgrades(
     before = {r["prediction_id"]: r["inputs"] for r in query_predictions(engine, limit=10)[0]}
     old_frame = predictions_frame(engine)
 
-    upgrade(db_url)
+    upgrade(db_url, "0007")
     assert current(db_url) == "0007"
     with engine.connect() as conn:
         raw = dict(conn.execute(sa.text("SELECT prediction_id, inputs FROM predictions")).all())

@@ -257,3 +257,5 @@ class DriftRun(Base):
     report_path: Mapped[str | None] = mapped_column(sa.String(1024))
     retrain: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     error: Mapped[str | None] = mapped_column(sa.String(2000))
+    #: ``host:pid`` of the process running the check (None before 0008).
+    runner: Mapped[str | None] = mapped_column(sa.String(255))

@@ -28,7 +28,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from attrition.config import RiskBands, Settings, at_least
-from attrition.db.drift_runs import insert_drift_run, update_drift_run
+from attrition.db.drift_runs import close_interrupted, insert_drift_run, this_runner, update_drift_run
 from attrition.db.engine import get_engine
 from attrition.db.models import utcnow
 from attrition.drift.alerts import Alert, alert_sinks, fire_alerts
@@ -214,12 +214,15 @@ def _report(outcome: DriftRunOutcome) -> dict[str, Any]:
 
 
 def _record_start(engine: sa.Engine, run_id: str, request: DriftRequest) -> None:
+    for dead in close_interrupted(engine):
+        logger.warning("drift run %s was interrupted before it finished: recorded as an error", dead)
     insert_drift_run(
         engine,
         {
             "run_id": run_id,
             "started_at": utcnow(),
             "status": "running",
+            "runner": this_runner(),
             "reference_description": str(request.reference_csv or "reference_data"),
             "current_description": _requested_current(request),
             "reference_rows": 0,
