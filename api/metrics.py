@@ -13,7 +13,7 @@ scrape them per process or run one worker per container.
   ``attrition_api_registry_up`` (last alias poll reached MLflow),
   ``attrition_api_model_stale`` (serving an older version: the champion failed to load),
   ``attrition_api_model_reloads_total{result}``.
-* ``attrition_api_prediction_log_depth``, ``..._dropped_total``, ``..._spilled_total``, ``..._replayed_total``,
+* ``attrition_api_prediction_log_depth``, ``..._dropped_total``, ``..._spilled_total``, ``..._replayed_total``, ``..._refused_total``,
   ``..._written_total``, ``..._rejected_total``, ``..._db_up``.
 """
 
@@ -130,6 +130,7 @@ class _StateCollector(Collector):
             ("dropped", stats.dropped, "entries dropped because the queue or spill bound was hit"),
             ("spilled", stats.spilled, "entries kept in the spill file while the database refused writes"),
             ("replayed", stats.replayed, "entries replayed from the spill file into the predictions table"),
+            ("refused", stats.refused, "predictions refused (503) because the queue had no room for them"),
             ("written", stats.written, "entries written to the predictions table"),
             ("rejected", stats.rejected, "entries the database refused (bad rows)"),
             ("failed_flushes", stats.failed_flushes, "batch writes that failed and were retried"),

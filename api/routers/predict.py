@@ -8,7 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Context, Model, PredictorRole, context
+from api.deps import AppContext, Context, Model, PredictorRole, context
 from api.errors import ApiError, request_id
 from api.routers._common import AUTH_ERRORS, BODY_ERRORS, errors
 from api.schemas import (
@@ -55,6 +55,8 @@ async def predict(
     are 422 naming the field; unusual-but-valid values come back as ``warnings``.
     """
     values = record.model_dump()
+    ctx = context(request)
+    _admit(ctx, 1)
     if model.fast.compiled:  # plain numpy, tens of microseconds: no thread hop
         probability, label, band = model.fast.predict([values])[0]
     else:  # the full pipeline (milliseconds): keep it off the event loop
@@ -63,7 +65,6 @@ async def predict(
     if explain:
         frame = pd.DataFrame([values])
         factors = (await run_in_threadpool(model.predictor.explain, frame, TOP_K))[0]
-    ctx = context(request)
     rid = request_id(request)
     scored = {"probability": [probability], "label": [label], "risk_band": [band], "top_factors": [factors]}
     entry = prediction_rows(
@@ -72,6 +73,21 @@ async def predict(
     ctx.log.submit(entry)
     ctx.metrics.predictions.labels(band, "predict").inc()
     return _response(entry, field_warnings(values), factors)
+
+
+#: Seconds a client is asked to wait when the prediction log has no room (it drains thousands a second).
+RETRY_AFTER_SECONDS = 2
+
+
+def _admit(ctx: AppContext, count: int) -> None:
+    """503 before predicting when the log could not keep the rows: refused, never answered and dropped."""
+    if not ctx.log.admit(count):
+        raise ApiError(
+            503,
+            f"the prediction log is behind (its queue of {ctx.log.max_entries:,} entries is full): nothing was "
+            f"predicted; retry in {RETRY_AFTER_SECONDS} s, or send smaller or slower batches",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
 def _response(
@@ -113,6 +129,7 @@ def predict_batch(
     if len(batch.records) > limit:
         issue = FieldIssue(field="records", expected=f"at most {limit} records", received=len(batch.records))
         raise ApiError(422, f"too many records: {len(batch.records)} > {limit}; split the batch", [issue])
+    _admit(ctx, len(batch.records))
     values = [r.model_dump() for r in batch.records]
     result = model.predictor.predict_frame(pd.DataFrame.from_records(values))
     # The dicts, not the frame: building rows from a frame costs twice as much (to_dict).

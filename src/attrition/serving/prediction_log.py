@@ -255,6 +255,7 @@ class LogStats:
     failed_flushes: int = 0
     spilled: int = 0
     replayed: int = 0
+    refused: int = 0  # predictions not made because the queue had no room (the caller retries)
     last_error: str | None = None
     db_available: bool = True
 
@@ -330,6 +331,19 @@ class PredictionLog:
             self._trim()
             if len(self._queue) >= self.batch_size and self.stats.db_available:
                 self._cond.notify()
+
+    def admit(self, count: int) -> bool:
+        """Whether ``count`` more entries fit under the bound; counted as refused when not.
+
+        The API asks before it predicts: a prediction that would be answered and then dropped
+        is refused instead (503 + Retry-After), so a client sending faster than the writer
+        keeps up is slowed down rather than silently losing its log rows.
+        """
+        with self._cond:
+            if len(self._queue) + count <= self.max_entries:
+                return True
+            self.stats.refused += count
+            return False
 
     @property
     def depth(self) -> int:
@@ -411,11 +425,15 @@ class PredictionLog:
             self._queue.popleft()
             self.stats.dropped += 1
             if self.stats.dropped % 1000 == 1:
+                cause = (
+                    "the writer is slower than the predictions"
+                    if self.stats.db_available
+                    else f"database unavailable: {self.stats.last_error}"
+                )
                 logger.error(
-                    "prediction log full (%d entries waiting, database unavailable: %s): "
-                    "dropping the oldest entries, %d dropped so far",
+                    "prediction log full (%d entries waiting, %s): dropping the oldest entries, %d dropped so far",
                     self.max_entries,
-                    self.stats.last_error,
+                    cause,
                     self.stats.dropped,
                 )
 
