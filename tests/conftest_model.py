@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
-from attrition.config import Settings, TrainingSettings, reset_settings
+from attrition.config import Settings, TrainingSettings, location_env, reset_settings
 from attrition.db.engine import get_engine
 from attrition.db.migrate import upgrade
 from attrition.db.repositories import insert_employees
@@ -143,14 +143,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """Point ``get_settings()`` (what the CLI reads) at a Settings object through the environment."""
 
     def apply(settings: Settings, **training_env: str) -> None:
-        env = {
-            "ATTRITION_DATA_DIR": str(settings.data_dir),
-            "ATTRITION_DATABASE_URL": settings.db_url,
-            "ATTRITION_MLFLOW_TRACKING_URI": settings.tracking_uri,
-            "ATTRITION_MLFLOW_ARTIFACT_ROOT": settings.artifact_root,
-            "ATTRITION_REPORTS_DIR": str(settings.reports_dir),
-            "ATTRITION_REFERENCE_DIR": str(settings.reference_dir),
-            "ATTRITION_CONFIG_DIR": str(Path(settings.data_dir) / "no-configs"),
+        env = location_env(settings, Path(settings.data_dir) / "no-configs") | {
             "ATTRITION_TRAINING__TRIALS": str(settings.training.trials),
             "ATTRITION_TRAINING__SEED": str(settings.training.seed),
             "ATTRITION_TRAINING__FAMILIES": '["logistic_regression"]',

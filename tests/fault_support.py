@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from attrition.config import Settings
+from attrition.config import Settings, location_env
 
 
 @contextmanager
@@ -92,13 +92,7 @@ def api_environment(settings: Settings, workdir: Path, **serving: object) -> dic
     """The environment of an API process on ``settings``: no configs/ YAML, quick flushes, no rate limit."""
     env = {
         **os.environ,
-        "ATTRITION_DATA_DIR": str(settings.data_dir),
-        "ATTRITION_DATABASE_URL": settings.db_url,
-        "ATTRITION_MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "ATTRITION_MLFLOW_ARTIFACT_ROOT": settings.artifact_root,
-        "ATTRITION_REPORTS_DIR": str(settings.reports_dir),
-        "ATTRITION_REFERENCE_DIR": str(settings.reference_dir),
-        "ATTRITION_CONFIG_DIR": str(workdir / "no-configs"),
+        **location_env(settings, workdir / "no-configs"),
         "ATTRITION_DATABASE_CONNECT_TIMEOUT_SECONDS": "2",
         "NO_PROXY": "127.0.0.1,localhost",
     }

@@ -25,7 +25,7 @@ import pytest
 from conftest_model import ModelEnv, make_settings
 from streamlit.testing.v1 import AppTest
 
-from attrition.config import Settings, reset_settings
+from attrition.config import Settings, location_env, reset_settings
 from attrition.db.engine import create_db_engine
 from attrition.users import create_user
 
@@ -61,13 +61,7 @@ class World:
 def _env(settings: Settings, root: Path) -> dict[str, str]:
     return {
         **os.environ,
-        "ATTRITION_DATA_DIR": str(settings.data_dir),
-        "ATTRITION_DATABASE_URL": settings.db_url,
-        "ATTRITION_MLFLOW_TRACKING_URI": settings.tracking_uri,
-        "ATTRITION_MLFLOW_ARTIFACT_ROOT": settings.artifact_root,
-        "ATTRITION_REPORTS_DIR": str(settings.reports_dir),
-        "ATTRITION_REFERENCE_DIR": str(settings.reference_dir),
-        "ATTRITION_CONFIG_DIR": str(root / "no-configs"),
+        **location_env(settings, root / "no-configs"),
         "ATTRITION_SERVING__TOKEN_SECRET": TOKEN_SECRET,
         "ATTRITION_SERVING__RELOAD_INTERVAL_SECONDS": "0",
         "ATTRITION_SERVING__RATE_LIMIT_PER_MINUTE": "100000",

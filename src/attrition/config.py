@@ -613,6 +613,24 @@ def config_dir() -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
 
+def location_env(settings: Settings, configs: Path) -> dict[str, str]:
+    """``ATTRITION_*`` variables that point another process at ``settings``' stores and folders.
+
+    Data, app database, MLflow store and artifacts, reports, reference data, and ``configs``
+    as the YAML folder (a folder that does not exist: the code defaults). For processes a
+    test or a benchmark starts on a system living in a temporary folder.
+    """
+    return {
+        "ATTRITION_DATA_DIR": str(settings.data_dir),
+        "ATTRITION_DATABASE_URL": settings.db_url,
+        "ATTRITION_MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "ATTRITION_MLFLOW_ARTIFACT_ROOT": settings.artifact_root,
+        "ATTRITION_REPORTS_DIR": str(settings.reports_dir),
+        "ATTRITION_REFERENCE_DIR": str(settings.reference_dir),
+        "ATTRITION_CONFIG_DIR": str(configs),
+    }
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
