@@ -16,6 +16,7 @@ done
 [ -x /usr/bin/chromium ] || missing+=(chromium chromium-driver fonts-liberation)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v wrk >/dev/null || missing+=(wrk) # load benchmark client: benchmarks/bench_load.py, tests/test_load_short.py
 if ((${#missing[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]}"
