@@ -9,6 +9,7 @@ connection's exclusive lock on the SQLite file, so the queue fills deterministic
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 
 from api_support import running_api, wait_for
@@ -17,7 +18,9 @@ from fault_support import count, time_bound
 from sqlalchemy.engine import make_url
 
 from api.schemas import EXAMPLE_REQUEST
+from attrition.db.engine import create_db_engine
 from attrition.schema import ID_COLUMN
+from attrition.serving.prediction_log import PredictionLog
 
 QUEUE = 5
 
@@ -77,3 +80,31 @@ def test_a_full_log_refuses_with_retry_after_and_every_answered_prediction_is_st
         )  # drained: admitted
         assert again.status_code == 200
         assert wait_for(lambda: count(api.engine, "predictions") == len(answered) + 2)
+
+
+def test_concurrent_reservations_never_overshoot_the_bound(sqlite_url: str) -> None:
+    """Lost if it failed: requests admitted together, each predicting while the others do, then
+    submitted past the bound, and the oldest answered entries dropped."""
+    log = PredictionLog(create_db_engine(sqlite_url), max_entries=10)  # not started: nothing drains
+    start = threading.Barrier(8)
+    kept: list[bool] = []
+
+    def request(n: int) -> None:
+        start.wait()
+        with log.reserve(3) as room:
+            kept.append(room)
+            if room:
+                time.sleep(0.05)  # predicting, while the others ask
+                log.submit_many([{"prediction_id": f"{n}-{i}"} for i in range(3)])
+
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert kept.count(True) == 3 and kept.count(False) == 5
+    assert (log.stats.dropped, log.stats.refused, log.depth) == (0, 15, 9)
+    with log.reserve(1) as room:  # the reservations were released: exactly one more fits
+        assert room
+    with log.reserve(2) as room:
+        assert not room

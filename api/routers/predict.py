@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pandas as pd
@@ -56,21 +58,26 @@ async def predict(
     """
     values = record.model_dump()
     ctx = context(request)
-    _admit(ctx, 1)
-    if model.fast.compiled:  # plain numpy, tens of microseconds: no thread hop
-        probability, label, band = model.fast.predict([values])[0]
-    else:  # the full pipeline (milliseconds): keep it off the event loop
-        probability, label, band = (await run_in_threadpool(model.fast.predict, [values]))[0]
-    factors = None
-    if explain:
-        frame = pd.DataFrame([values])
-        factors = (await run_in_threadpool(model.predictor.explain, frame, TOP_K))[0]
-    rid = request_id(request)
-    scored = {"probability": [probability], "label": [label], "risk_band": [band], "top_factors": [factors]}
-    entry = prediction_rows(
-        model.predictor, [values], scored, source="api", request_id=rid, caller=caller.name
-    )[0]
-    ctx.log.submit(entry)
+    with _room(ctx, 1):
+        if model.fast.compiled:  # plain numpy, tens of microseconds: no thread hop
+            probability, label, band = model.fast.predict([values])[0]
+        else:  # the full pipeline (milliseconds): keep it off the event loop
+            probability, label, band = (await run_in_threadpool(model.fast.predict, [values]))[0]
+        factors = None
+        if explain:
+            frame = pd.DataFrame([values])
+            factors = (await run_in_threadpool(model.predictor.explain, frame, TOP_K))[0]
+        rid = request_id(request)
+        scored = {
+            "probability": [probability],
+            "label": [label],
+            "risk_band": [band],
+            "top_factors": [factors],
+        }
+        entry = prediction_rows(
+            model.predictor, [values], scored, source="api", request_id=rid, caller=caller.name
+        )[0]
+        ctx.log.submit(entry)
     ctx.metrics.predictions.labels(band, "predict").inc()
     return _response(entry, field_warnings(values), factors)
 
@@ -79,15 +86,19 @@ async def predict(
 RETRY_AFTER_SECONDS = 2
 
 
-def _admit(ctx: AppContext, count: int) -> None:
-    """503 before predicting when the log could not keep the rows: refused, never answered and dropped."""
-    if not ctx.log.admit(count):
-        raise ApiError(
-            503,
-            f"the prediction log is behind (its queue of {ctx.log.max_entries:,} entries is full): nothing was "
-            f"predicted; retry in {RETRY_AFTER_SECONDS} s, or send smaller or slower batches",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+@contextmanager
+def _room(ctx: AppContext, count: int) -> Iterator[None]:
+    """Room in the log for ``count`` rows while predicting; 503 before predicting when there is none
+    (refused, never answered and then dropped)."""
+    with ctx.log.reserve(count) as room:
+        if not room:
+            raise ApiError(
+                503,
+                f"the prediction log is behind (its queue of {ctx.log.max_entries:,} entries is full): nothing "
+                f"was predicted; retry in {RETRY_AFTER_SECONDS} s, or send smaller or slower batches",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        yield
 
 
 def _response(
@@ -129,14 +140,14 @@ def predict_batch(
     if len(batch.records) > limit:
         issue = FieldIssue(field="records", expected=f"at most {limit} records", received=len(batch.records))
         raise ApiError(422, f"too many records: {len(batch.records)} > {limit}; split the batch", [issue])
-    _admit(ctx, len(batch.records))
-    values = [r.model_dump() for r in batch.records]
-    result = model.predictor.predict_frame(pd.DataFrame.from_records(values))
-    # The dicts, not the frame: building rows from a frame costs twice as much (to_dict).
-    entries = prediction_rows(
-        model.predictor, values, result, source="api", request_id=request_id(request), caller=caller.name
-    )
-    ctx.log.submit_many(entries)
+    with _room(ctx, len(batch.records)):
+        values = [r.model_dump() for r in batch.records]
+        result = model.predictor.predict_frame(pd.DataFrame.from_records(values))
+        # The dicts, not the frame: building rows from a frame costs twice as much (to_dict).
+        entries = prediction_rows(
+            model.predictor, values, result, source="api", request_id=request_id(request), caller=caller.name
+        )
+        ctx.log.submit_many(entries)
     for band, count in pd.Series([e["risk_band"] for e in entries]).value_counts().items():
         ctx.metrics.predictions.labels(str(band), "batch").inc(int(count))
     return BatchPredictionResponse(

@@ -49,7 +49,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -286,6 +287,7 @@ class PredictionLog:
         self.stats = LogStats()
         self._queue: deque[Entry] = deque()
         self._inflight: list[Entry] = []
+        self._reserved = 0  # room promised by reserve() to predictions not yet submitted
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -332,18 +334,28 @@ class PredictionLog:
             if len(self._queue) >= self.batch_size and self.stats.db_available:
                 self._cond.notify()
 
-    def admit(self, count: int) -> bool:
-        """Whether ``count`` more entries fit under the bound; counted as refused when not.
+    @contextmanager
+    def reserve(self, count: int) -> Iterator[bool]:
+        """Room for ``count`` more entries, held until the block ends; yields False (counted as
+        refused) when there is none.
 
-        The API asks before it predicts: a prediction that would be answered and then dropped
-        is refused instead (503 + Retry-After), so a client sending faster than the writer
-        keeps up is slowed down rather than silently losing its log rows.
+        The API reserves before it predicts and submits inside the block: a prediction that
+        would be answered and then dropped is refused instead (503 + Retry-After), so a client
+        sending faster than the writer keeps up is slowed down rather than silently losing its
+        log rows. Concurrent requests cannot overshoot the bound between check and submit.
         """
         with self._cond:
-            if len(self._queue) + count <= self.max_entries:
-                return True
-            self.stats.refused += count
-            return False
+            room = len(self._queue) + self._reserved + count <= self.max_entries
+            if room:
+                self._reserved += count
+            else:
+                self.stats.refused += count
+        try:
+            yield room
+        finally:
+            if room:
+                with self._cond:
+                    self._reserved -= count
 
     @property
     def depth(self) -> int:
@@ -419,7 +431,11 @@ class PredictionLog:
     # -- writer side ---------------------------------------------------------------
 
     def _trim(self) -> None:
-        """Drop the oldest waiting entries beyond the bound (called with the lock held)."""
+        """Drop the oldest waiting entries beyond the bound (called with the lock held).
+
+        Reserved submissions never get here with excess (``reserve`` kept room for them); a
+        failed write putting its batch back while the database is down can.
+        """
         excess = len(self._queue) - self.max_entries
         for _ in range(max(0, excess)):
             self._queue.popleft()
