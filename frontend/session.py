@@ -51,7 +51,11 @@ def sign_in(session: Session) -> None:
 def browser_address() -> str | None:
     """The signing-in browser's address: the peer, or behind a proxy on this host or network
     (a loopback or private peer) the address that proxy put last in X-Forwarded-For."""
-    return client_address(st.context.ip_address, st.context.headers.get("X-Forwarded-For"))
+    peer, forwarded = st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+    # Outside a browser session (AppTest) these are not strings: no address to forward.
+    return client_address(
+        peer if isinstance(peer, str) else None, forwarded if isinstance(forwarded, str) else None
+    )
 
 
 def client_address(peer: str | None, forwarded: str | None) -> str | None:

@@ -160,8 +160,13 @@ def window_pair(rows: int = 3000) -> tuple[Window, Window]:
     return Window(reference, "reference", ref_p), Window(current, "current", cur_p, labels)
 
 
+#: The domain classifier is a scikit-learn model fitted on a sample: its ROC-AUC moves with the
+#: scikit-learn release (the golden copy is from 1.7.2), not with this code; compared to 0.02.
+_MODEL_DEPENDENT = ("/domain_classifier/",)
+
+
 def _differences(expected: Any, got: Any, path: str = "") -> list[str]:
-    """Paths where two JSON values differ (floats compared to 1e-9)."""
+    """Paths where two JSON values differ (floats compared to 1e-9, model-dependent ones to 0.02)."""
     if isinstance(expected, dict) and isinstance(got, dict):
         if set(expected) != set(got):
             return [f"{path}: keys {sorted(set(expected) ^ set(got))}"]
@@ -175,9 +180,10 @@ def _differences(expected: Any, got: Any, path: str = "") -> list[str]:
             for d in _differences(e, g, f"{path}[{i}]")
         ]
     if isinstance(expected, float) and isinstance(got, float):
+        tolerance = 0.02 if any(part in path for part in _MODEL_DEPENDENT) else 1e-12
         return (
             []
-            if math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-12)
+            if math.isclose(expected, got, rel_tol=1e-9, abs_tol=tolerance)
             else [f"{path}: {expected} != {got}"]
         )
     return [] if expected == got else [f"{path}: {expected!r} != {got!r}"]

@@ -83,7 +83,7 @@ def test_short_load_loses_no_prediction(
         assert wrk["responses_2xx"] > 0, phase["phase"]["name"]
         errors = wrk["errors_connect"] + wrk["errors_read"] + wrk["errors_write"] + wrk["errors_timeout"]
         assert (errors, wrk["responses_not_2xx"], phase["server_not_2xx"]) == (0, 0, 0)
-        assert phase["log"] == {"dropped": 0, "spilled": 0, "rejected": 0, "depth_after": 0}
+        assert phase["log"] == {"dropped": 0, "spilled": 0, "rejected": 0, "refused": 0, "depth_after": 0}
         assert 0 <= phase["server_2xx"] - wrk["responses_2xx"] <= phase["phase"]["connections"]
     assert single_phase["stored_rows"] == single_phase["server_2xx"]
     assert batch_phase["stored_rows"] == batch_phase["server_2xx"] * limit
