@@ -49,54 +49,18 @@ PYTHON = sys.executable
 
 def prepare(root: Path, family: str, rows: int) -> tuple[dict[str, str], str, Any]:
     """Train, register and promote a model; create a key. Returns (env, key, AttritionModel)."""
-    from attrition.config import Settings, TrainingSettings
-    from attrition.data.generator import generate_workforce
-    from attrition.db.engine import create_db_engine
-    from attrition.db.migrate import upgrade
-    from attrition.keys import create_key
-    from attrition.registry.aliases import promote
-    from attrition.registry.runs import log_and_register
-    from attrition.training.pipeline import train_model
+    from champion import promoted_champion
 
-    env = {
-        "ATTRITION_DATA_DIR": str(root / "var"),
-        "ATTRITION_DATABASE_URL": f"sqlite:///{root / 'app.db'}",
-        "ATTRITION_MLFLOW_TRACKING_URI": f"sqlite:///{root / 'var' / 'mlflow.db'}",
-        "ATTRITION_MLFLOW_ARTIFACT_ROOT": (root / "var" / "mlartifacts").as_uri(),
-        "ATTRITION_REPORTS_DIR": str(root / "reports"),
-        "ATTRITION_REFERENCE_DIR": str(root / "reference_data"),
-        "ATTRITION_CONFIG_DIR": str(root / "no-configs"),
+    from attrition.config import location_env
+    from attrition.db.engine import create_db_engine
+    from attrition.keys import create_key
+
+    settings, result = promoted_champion(root, family=family, trials=6, rows=rows)
+    env = location_env(settings, root / "no-configs") | {
         "ATTRITION_SERVING__RATE_LIMIT_PER_MINUTE": "100000000",
         "ATTRITION_SERVING__RELOAD_INTERVAL_SECONDS": "30",
         "ATTRITION_LOG_LEVEL": "WARNING",
     }
-    # Speed is measured here, not model quality: the fairness and quality gates are opened so any
-    # seed's model is promoted (the gates themselves are tested in tests/).
-    training = TrainingSettings(
-        trials=6,
-        families=[family],
-        protected_attributes=["Gender"],
-        bootstrap_resamples=50,
-        seed=3,
-        max_equal_opportunity_difference=1.0,
-        max_demographic_parity_difference=1.0,
-        min_roc_auc=0.0,
-    )
-    settings = Settings(
-        data_dir=root / "var",
-        database_url=env["ATTRITION_DATABASE_URL"],
-        mlflow_tracking_uri=env["ATTRITION_MLFLOW_TRACKING_URI"],
-        mlflow_artifact_root=env["ATTRITION_MLFLOW_ARTIFACT_ROOT"],
-        reports_dir=root / "reports",
-        reference_dir=root / "reference_data",
-        training=training,
-    )
-    upgrade(settings.db_url)
-    result = train_model(generate_workforce(rows, seed=17), training)
-    version = log_and_register(result, settings, actor="bench", source="generator")
-    decision = promote(settings, version, actor="bench")
-    if not decision.promoted:
-        raise SystemExit(f"benchmark model was not promoted: {decision.message()}")
     key = create_key(create_db_engine(settings.db_url), "bench", "predictor")
     return env, key, result.model
 

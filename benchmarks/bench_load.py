@@ -467,39 +467,9 @@ def run_load(
 
 def prepare_champion(root: Path, rows: int) -> Settings:
     """Train, register and promote a logistic-regression champion; settings of a system under ``root``."""
-    from attrition.config import Settings, TrainingSettings
-    from attrition.data.generator import generate_workforce
-    from attrition.db.migrate import upgrade
-    from attrition.registry.aliases import promote
-    from attrition.registry.runs import log_and_register
-    from attrition.training.pipeline import train_model
+    from champion import promoted_champion
 
-    # Load is measured here, not model quality: the gates are opened so the model is promoted.
-    training = TrainingSettings(
-        trials=4,
-        families=["logistic_regression"],
-        protected_attributes=["Gender"],
-        bootstrap_resamples=50,
-        seed=3,
-        max_equal_opportunity_difference=1.0,
-        max_demographic_parity_difference=1.0,
-        min_roc_auc=0.0,
-    )
-    settings = Settings(
-        data_dir=root / "var",
-        database_url=f"sqlite:///{root / 'app.db'}",
-        mlflow_tracking_uri=f"sqlite:///{root / 'var' / 'mlflow.db'}",
-        mlflow_artifact_root=(root / "var" / "mlartifacts").as_uri(),
-        reports_dir=root / "reports",
-        reference_dir=root / "reference_data",
-        training=training,
-    )
-    upgrade(settings.db_url)
-    result = train_model(generate_workforce(rows, seed=17), training)
-    version = log_and_register(result, settings, actor="bench", source="generator")
-    decision = promote(settings, version, actor="bench")
-    if not decision.promoted:
-        raise SystemExit(f"benchmark model was not promoted: {decision.message()}")
+    settings, _ = promoted_champion(root, family="logistic_regression", trials=4, rows=rows)
     return settings
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from attrition.config import Settings, location_env
+from attrition.db.migrate import upgrade
 
 
 @contextmanager
@@ -227,3 +230,26 @@ def wait_stored(engine: sa.Engine, expected: int, timeout: float = 30.0) -> list
         if len(stored) >= expected or time.monotonic() > deadline:
             return stored
         time.sleep(0.1)
+
+
+@contextmanager
+def fresh_database(server_url: str, prefix: str) -> Iterator[tuple[sa.Engine, str, str]]:
+    """(admin engine, name, URL) of a new migrated database on a shared server, dropped after.
+
+    The server itself is never touched: only a database of this test's own (PostgreSQL's
+    drop also ends the sessions still on it).
+    """
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield admin, name, url
+    finally:
+        force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+        with admin.connect() as conn:
+            for database in (name, f"{name}_away") if force else (name,):  # renamed away (PostgreSQL)
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database}{force}"))
+        admin.dispose()

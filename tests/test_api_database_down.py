@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 from api_support import running_api, wait_for
 from conftest_model import ModelEnv
-from sqlalchemy.engine import make_url
+from fault_support import fresh_database
 
 from api.schemas import EXAMPLE_REQUEST
-from attrition.db.migrate import upgrade
 from attrition.db.repositories import query_predictions
 from attrition.schema import ID_COLUMN
 
@@ -26,17 +24,8 @@ pytestmark = pytest.mark.skipif(not POSTGRES, reason="needs ATTRITION_TEST_POSTG
 def pg_database() -> Iterator[tuple[sa.Engine, str, str]]:
     """(admin engine, database name, URL) of a fresh migrated PostgreSQL database."""
     assert POSTGRES
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = f"attrition_down_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield admin, name, url
-    with admin.connect() as conn:
-        for db in (name, f"{name}_away"):
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-    admin.dispose()
+    with fresh_database(POSTGRES, "attrition_down") as database:
+        yield database
 
 
 def _rename(admin: sa.Engine, old: str, new: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +17,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from conftest_model import ModelEnv
-from fault_support import Load, live_api, time_bound, wait_stored
-from sqlalchemy.engine import make_url
+from fault_support import Load, fresh_database, live_api, time_bound, wait_stored
 
 from attrition.db.engine import create_db_engine
-from attrition.db.migrate import upgrade
 from attrition.keys import create_key
 
 MARIADB = os.environ.get("ATTRITION_TEST_MARIADB_URL")
@@ -44,16 +41,8 @@ def _bounded() -> Iterator[None]:
 def maria_url() -> Iterator[tuple[sa.Engine, str, str]]:
     """(admin engine, database name, URL) of a fresh migrated MariaDB database (dropped after)."""
     assert MARIADB
-    admin = sa.create_engine(MARIADB, isolation_level="AUTOCOMMIT")
-    name = f"attrition_fault_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = make_url(MARIADB).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield admin, name, url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
-    admin.dispose()
+    with fresh_database(MARIADB, "attrition_fault") as database:
+        yield database
 
 
 def _kill_connections(admin: sa.Engine, database: str) -> int:

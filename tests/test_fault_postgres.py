@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from conftest_model import ModelEnv
-from fault_support import Load, live_api, time_bound, wait_stored
+from fault_support import Load, fresh_database, live_api, time_bound, wait_stored
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy
 
 from attrition.db.engine import create_db_engine
-from attrition.db.migrate import upgrade
 from attrition.keys import create_key
 
 POSTGRES = os.environ.get("ATTRITION_TEST_POSTGRES_URL")
@@ -46,16 +43,8 @@ def _bounded() -> Iterator[None]:
 def pg_url() -> Iterator[str]:
     """A fresh migrated PostgreSQL database of this test's own (dropped after)."""
     assert POSTGRES
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = f"attrition_fault_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    with fresh_database(POSTGRES, "attrition_fault") as (_, _, url):
+        yield url
 
 
 def _ready(base: str) -> tuple[int, str, bool]:
