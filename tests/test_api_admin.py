@@ -261,15 +261,23 @@ def test_promote_the_challenger_then_roll_back(champion_env: ModelEnv) -> None:
         again = api.client.post("/v1/admin/rollback", headers=api.headers("admin"))
         assert again.status_code == 409 and "no previous champion" in again.json()["error"]
         assert _served(api) == "1"
-        moves = [
-            (e["action"], e["actor"], e["detail"]["to_version"], e["detail"]["reason"])
+        events = [
+            e
             for e in list_audit(api.engine)
             if e["subject"] == f"{settings.model_name}@{CHAMPION}" and e["actor"] != "fixture"
+        ]
+        moves = [
+            (e["action"], e["actor"], e["detail"]["to_version"], e["detail"]["reason"])
+            for e in events
+            if e["outcome"] == "ok"
         ]
         assert moves == [
             ("rollback", "test-admin", "1", "complaints from HR"),
             ("promote", "test-admin", second, "weekly retrain"),
         ]
+        # the second rollback moved nothing and is recorded as refused, newest first
+        assert (events[0]["action"], events[0]["outcome"]) == ("rollback", "refused")
+        assert "no previous champion" in events[0]["detail"]["reason"]
 
 
 def test_a_refusal_by_the_gate_is_answered_with_its_reasons(champion_env: ModelEnv) -> None:

@@ -140,7 +140,12 @@ def test_rollback_restores_the_previous_champion(champion_env: ModelEnv) -> None
     )
     # Version 1 replaced nothing, so there is nothing further back.
     with pytest.raises(RegistryError, match="no previous champion"):
-        rollback(settings)
+        rollback(settings, actor="dan")
+    (refused,) = [
+        e for e in list_audit(get_engine(settings.db_url), action="rollback") if e["outcome"] != "ok"
+    ]
+    assert (refused["actor"], refused["outcome"]) == ("dan", "refused")
+    assert "no previous champion" in refused["detail"]["reason"]
 
 
 def test_promotion_edge_cases(champion_env: ModelEnv) -> None:
@@ -151,6 +156,14 @@ def test_promotion_edge_cases(champion_env: ModelEnv) -> None:
         promote(settings, version=99)
     again = promote(settings, version=champion_env.version)
     assert not again.promoted and "already the champion" in again.reasons[0]
+    # each attempt that moved nothing is in the audit log with how it ended
+    attempts = list_audit(get_engine(settings.db_url), action="promotion_refused")
+    assert [e["outcome"] for e in attempts] == ["refused", "not_found", "refused"]
+    assert "already the champion" in attempts[0]["detail"]["reason"]
+    assert (
+        "no version '99'" in attempts[1]["detail"]["reason"]
+        and "no challenger" in attempts[2]["detail"]["reason"]
+    )
 
 
 def test_reference_data_follows_the_champion(model_env: ModelEnv) -> None:
@@ -237,8 +250,12 @@ def test_cli_train_promote_rollback(
     assert rolled.exit_code == 0, rolled.output
     assert "version 2 -> 1" in rolled.output
     assert _aliases(empty_env)[0] == "1"
-    actions = [(e["action"], e["actor"]) for e in list_audit(get_engine(empty_env.db_url))]
+    events = list_audit(get_engine(empty_env.db_url))
+    actions = [(e["action"], e["actor"]) for e in events if e["outcome"] == "ok"]
     assert actions[:2] == [("rollback", "erin"), ("promote", "dana")]
+    # the promote without a challenger moved nothing: recorded as refused, between the two moves
+    assert (events[1]["action"], events[1]["outcome"]) == ("promotion_refused", "refused")
+    assert "no challenger" in events[1]["detail"]["reason"]
     assert list_audit(get_engine(empty_env.db_url))[0]["detail"]["reason"] == "v2 flags too many in Sales"
     assert [a for a, _ in actions].count("set_challenger") == 2
     meta = json.loads((Path(empty_env.reference_dir) / "reference.json").read_text())

@@ -21,7 +21,7 @@ from mlflow.entities.model_registry import ModelVersion
 
 from attrition.audit import AuditOutcome
 from attrition.config import CHALLENGER, CHAMPION, Settings
-from attrition.db.repositories import list_audit, record_audit
+from attrition.db.repositories import AuditFilter, list_audit, record_audit
 from attrition.registry.store import (
     FAIRNESS_ARTIFACT,
     HOLDOUT_ARTIFACT,
@@ -131,13 +131,20 @@ def promote(
     if version is None:
         version = alias_version(client, name, CHALLENGER)
         if version is None:
-            raise RegistryError(f"model {name!r} has no {CHALLENGER}: train one with `attrition train`")
+            why = f"model {name!r} has no {CHALLENGER}: train one with `attrition train`"
+            raise _refused(engine, actor, ACTION_REFUSED, f"{name}@{CHAMPION}", why)
     version = str(version)
-    candidate = model_version(client, name, version)
+    try:
+        candidate = model_version(client, name, version)
+    except RegistryError as exc:
+        raise _refused(
+            engine, actor, ACTION_REFUSED, f"{name}@{CHAMPION}", str(exc), AuditOutcome.NOT_FOUND
+        ) from None
     champion = alias_version(client, name, CHAMPION)
     decision = PromotionDecision(promoted=False, version=version, previous_champion=champion)
     if champion == version:
         decision.reasons.append(f"version {version} is already the {CHAMPION}")
+        _refused(engine, actor, ACTION_REFUSED, f"{name}@{CHAMPION}", decision.reasons[0])
         return decision
     _check_gates(settings, client, candidate, champion, decision)
     if decision.reasons:
@@ -232,6 +239,19 @@ def _record_refusal(
     logger.warning("promotion of %s version %s refused: %s", name, decision.version, reasons)
 
 
+def _refused(
+    engine: sa.Engine,
+    actor: str,
+    action: str,
+    subject: str,
+    why: str,
+    outcome: AuditOutcome = AuditOutcome.REFUSED,
+) -> RegistryError:
+    """Record an alias move that could not be done (``refused``, or ``not_found``); the error to raise."""
+    record_audit(engine, actor, action, subject, {"reason": why}, outcome)
+    return RegistryError(why)
+
+
 def rollback(settings: Settings, *, actor: str | None = None, reason: str | None = None) -> PromotionDecision:
     """Point ``champion`` back at the champion it replaced (from tags, else the audit trail)."""
     client = configure(settings)
@@ -239,11 +259,15 @@ def rollback(settings: Settings, *, actor: str | None = None, reason: str | None
     actor = actor or default_actor()
     name = settings.model_name
     current = alias_version(client, name, CHAMPION)
+    subject = f"{name}@{CHAMPION}"
     if current is None:
-        raise RegistryError(f"model {name!r} has no {CHAMPION} to roll back")
+        raise _refused(
+            engine, actor, ACTION_ROLLBACK, subject, f"model {name!r} has no {CHAMPION} to roll back"
+        )
     target = _previous_champion(client, engine, name, current)
     if target is None:
-        raise RegistryError(f"{CHAMPION} version {current} has no previous champion to roll back to")
+        why = f"{CHAMPION} version {current} has no previous champion to roll back to"
+        raise _refused(engine, actor, ACTION_ROLLBACK, subject, why)
     why = reason or f"rollback from version {current}"
     # The restored version keeps its own history: its previous champion stays what it was.
     key = f"{CHAMPION}_previous"
@@ -270,7 +294,8 @@ def _previous_champion(client: MlflowClient, engine: sa.Engine, name: str, curre
     key = f"{CHAMPION}_previous"
     if key in tags:
         return tags[key] or None
-    for event in list_audit(engine, action=ACTION_PROMOTE, limit=1000):
+    done = AuditFilter(action=ACTION_PROMOTE, outcome=AuditOutcome.OK, limit=1000)
+    for event in list_audit(engine, where=done):
         detail = event.get("detail") or {}
         if event["subject"] == f"{name}@{CHAMPION}" and str(detail.get("to_version")) == current:
             return str(detail["from_version"]) if detail.get("from_version") else None
